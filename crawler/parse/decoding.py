@@ -1,0 +1,93 @@
+"""Turn the bytes of a page into text without mojibake.
+
+w3lib reads the declarations (HTTP header, BOM, ``<meta>``) and maps GB2312/GBK to
+GB18030 and BIG5 to big5hkscs; what it does not do is distrust a declaration, and
+people.com.cn serves pages saved as UTF-8 that still declare GB2312. So the order of
+the candidates and the check of each against the bytes are ours.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+
+from w3lib.encoding import (
+    html_body_declared_encoding,
+    http_content_type_encoding,
+    read_bom,
+    resolve_encoding,
+)
+
+# Tried in this order when nothing is declared or every declaration is contradicted.
+_FALLBACK_ENCODINGS = ("utf-8", "gb18030", "big5hkscs")
+
+
+@dataclass(frozen=True)
+class DecodedPage:
+    text: str
+    encoding: str
+    #: where the encoding came from: "http-header", "bom", "meta", "bytes" (detected)
+    declared_by: str
+
+
+def _normalise(name: str | None) -> str | None:
+    if not name:
+        return None
+    resolved = resolve_encoding(name)
+    if resolved is None:
+        return None
+    return codecs.lookup(resolved).name
+
+
+def _strict_decode(body: bytes, encoding: str) -> str | None:
+    try:
+        return body.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _is_utf8_with_multibyte(body: bytes) -> bool:
+    """Valid UTF-8 that is not plain ASCII: GB18030 or BIG5 text essentially never is."""
+    if body.isascii():
+        return False
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def decode_page(body: bytes, content_type: str | None = None) -> DecodedPage:
+    """Decode ``body``: HTTP header, then BOM, then ``<meta>``, each checked against
+    the bytes; a contradicted declaration falls through to the next candidate."""
+    bom_encoding, bom = read_bom(body)
+    bom = bom or b""
+    if bom_encoding:
+        bom_encoding = codecs.lookup(bom_encoding).name
+    candidates: list[tuple[str, str]] = []
+    header = _normalise(http_content_type_encoding(content_type)) if content_type else None
+    if header:
+        candidates.append((header, "http-header"))
+    if bom_encoding:
+        candidates.append((bom_encoding, "bom"))
+    meta = _normalise(html_body_declared_encoding(body))
+    if meta:
+        candidates.append((meta, "meta"))
+
+    for encoding, declared_by in candidates:
+        payload = body[len(bom):] if declared_by == "bom" or encoding == bom_encoding else body
+        if encoding != "utf-8" and _is_utf8_with_multibyte(payload):
+            # A page saved as UTF-8 that still declares a legacy charset.
+            return DecodedPage(payload.decode("utf-8"), "utf-8", "bytes")
+        text = _strict_decode(payload, encoding)
+        if text is not None:
+            return DecodedPage(text, encoding, declared_by)
+
+    payload = body[len(bom):]
+    for encoding in _FALLBACK_ENCODINGS:
+        text = _strict_decode(payload, encoding)
+        if text is not None:
+            return DecodedPage(text, encoding, "bytes")
+    # Nothing decodes cleanly: keep the most likely reading, marking bad bytes.
+    encoding = candidates[0][0] if candidates else "gb18030"
+    return DecodedPage(payload.decode(encoding, errors="replace"), encoding, "lossy")

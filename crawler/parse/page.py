@@ -1,0 +1,168 @@
+"""``parse_page``: bytes, URL and Content-Type in, one article-page record out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bs4 import BeautifulSoup
+
+from . import fallback
+from .body import extract_body
+from .decoding import decode_page
+from .errors import ExtractionError, NotAnArticle
+from .fields import (
+    body_people,
+    editors_on_page,
+    page_count,
+    source_of,
+    split_editor_lines,
+    strip_chrome,
+    text_of,
+)
+from .index import PageIndex
+from .people import author_line, parse_datetime, unique
+from .regions import template_regions
+from .templates import TemplateMatch, match_template
+from .urls import parse_article_url, parse_list_url
+
+_CLOSED = re.compile(r"</(?:html|body)\s*>", re.IGNORECASE)
+_CONTROL_BYTES = bytes([*range(0, 9), *range(14, 32)])
+_HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/octet-stream")
+
+
+@dataclass(frozen=True)
+class Identity:
+    url: str
+    article_id: str
+    column_id: str
+    edition: str
+    page: int
+
+
+@dataclass(frozen=True)
+class ParsedPage:
+    record: dict[str, Any]
+    encoding: str
+    #: the template that matched, or "fallback"
+    extractor: str
+
+
+def _refuse_non_html(body: bytes, content_type: str | None) -> None:
+    if not body or not body.strip():
+        raise NotAnArticle("empty page")
+    mime = (content_type or "").split(";")[0].strip().lower()
+    if mime and not mime.startswith(_HTML_TYPES):
+        raise NotAnArticle(f"content type {mime} is not HTML")
+    head = body[:4096]
+    controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
+    if b"\x00" in head or controls > len(head) // 100:
+        raise NotAnArticle("binary content, not an HTML page")
+    if b"<" not in head:
+        raise NotAnArticle("no HTML markup")
+
+
+def _identify(url: str, soup: BeautifulSoup) -> Identity:
+    parsed = parse_article_url(url)
+    if parsed is not None:
+        return Identity(url, parsed.article_id, parsed.column_id, parsed.edition, parsed.page)
+    if parse_list_url(url) is not None:
+        raise NotAnArticle("a column list page, not an article")
+    content_id = soup.find("meta", attrs={"name": re.compile("^contentid$", re.I)})
+    catalogs = soup.find("meta", attrs={"name": re.compile("^catalogs$", re.I)})
+    article_id = str(content_id.get("content") or "").strip() if content_id else ""
+    if not article_id.isdigit():
+        raise NotAnArticle("no article id: the URL is not an article URL and the page has "
+                           "no <meta name=contentid>")
+    column_id = str(catalogs.get("content") or "").strip() if catalogs else ""
+    edition = "big5" if "/BIG5/" in url.upper() else "gb"
+    return Identity(url, article_id, column_id, edition, 1)
+
+
+def _record(identity: Identity, page_total: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "url": identity.url,
+        "article_id": identity.article_id,
+        "column_id": identity.column_id,
+        "edition": identity.edition,
+        "page": identity.page,
+        "page_count": page_total,
+        **fields,
+    }
+
+
+def _from_template(match: TemplateMatch, identity: Identity) -> dict[str, Any]:
+    template = match.template
+    index = match.index
+    name = template.name
+    title = text_of(match.title)
+    if not title:
+        raise ExtractionError(f"template {name}: the title is empty")
+    dateline = match.first(template.dateline, match.header) or match.first(template.dateline)
+    published_at = parse_datetime(text_of(dateline))
+    if published_at is None:
+        raise ExtractionError(f"template {name}: no publication date and time")
+    source_node = match.first(template.source) if template.source else dateline
+    source, source_url = source_of(source_node, identity.url) or ("", None)
+
+    editors = editors_on_page(index, match.body) or editors_on_page(index)
+    pages = page_count(index, identity.page)
+    strip_chrome(match.body, index)
+    paragraphs, images = extract_body(match.body, identity.url)
+    paragraphs, paragraph_editors = split_editor_lines(paragraphs)
+    if not paragraphs:
+        raise ExtractionError(f"template {name}: the body is empty")
+
+    authors, photographers = ([], [])
+    if template.author:
+        authors, photographers = author_line(text_of(match.in_header(template.author)))
+    byline_authors, byline_photographers = body_people(paragraphs)
+    return _record(
+        identity,
+        pages,
+        title=title,
+        pretitle=text_of(match.in_header(template.pretitle)),
+        subtitle=text_of(match.in_header(template.subtitle)),
+        published_at=published_at,
+        source=source,
+        source_url=source_url,
+        editors=unique(editors or paragraph_editors),
+        authors=unique(authors + byline_authors),
+        photographers=unique(photographers + byline_photographers),
+        body=paragraphs,
+        images=images,
+    )
+
+
+def parse_document(body: bytes, url: str, content_type: str | None = None) -> ParsedPage:
+    """Parse one page; raise NotAnArticle or ExtractionError with a reason."""
+    _refuse_non_html(body, content_type)
+    decoded = decode_page(body, content_type)
+    if decoded.declared_by == "lossy":
+        raise ExtractionError(f"bytes do not decode as {decoded.encoding} or any fallback")
+    if not _CLOSED.search(decoded.text):
+        raise ExtractionError("truncated page: no closing </body> or </html>")
+    regions = template_regions(decoded.text)
+    soup = BeautifulSoup(regions or decoded.text, "lxml")
+    identity = _identify(url, soup)
+    match = match_template(PageIndex(soup))
+    if match is not None:
+        return ParsedPage(_from_template(match, identity), decoded.encoding, match.template.name)
+    if regions is not None:  # the fallback reads the whole page
+        soup = BeautifulSoup(decoded.text, "lxml")
+    index = PageIndex(soup)
+    record = fallback.extract(index, identity.url, _record_factory(identity, index))
+    return ParsedPage(record, decoded.encoding, "fallback")
+
+
+def _record_factory(identity: Identity, index: PageIndex) -> fallback.RecordFactory:
+    def make(**fields: Any) -> dict[str, Any]:
+        return _record(identity, page_count(index, identity.page), **fields)
+
+    return make
+
+
+def parse_page(body: bytes, url: str, content_type: str | None = None) -> dict[str, Any]:
+    """The article-page record of DESIGN.md for ``body`` served from ``url``."""
+    return parse_document(body, url, content_type).record
