@@ -88,6 +88,10 @@ def _source(soup: BeautifulSoup, url: str) -> tuple[str, str | None]:
 def extract(index: PageIndex, url: str, make_record: RecordFactory) -> dict[str, Any]:
     soup = index.soup
     title = _title(soup)
+    editors = editors_on_page(index)  # before the chrome goes: editor lines are chrome
+    # Teasers (推荐阅读), share bars and pagers are never article text; left in, a teaser
+    # is the densest block of a page whose body container went missing.
+    strip_chrome(soup, index)
     block, score = _densest_block(soup)
     if block is None or score < MIN_BODY_CHARS or not title:
         raise NotAnArticle(
@@ -95,13 +99,15 @@ def extract(index: PageIndex, url: str, make_record: RecordFactory) -> dict[str,
             "characters" + ("" if title else " and no title")
         )
     published_at = _published_at(soup)
+    if published_at is None:
+        # Every article carries its publication time; a text block without one is an
+        # error page ("页面不存在…") or a notice, not an article.
+        raise NotAnArticle("no article found: no known template, and no publication date")
     source, source_url = _source(soup, url)
-    editors = editors_on_page(index)
     author_node = index.first(".author")
     authors, photographers = author_line(clean(author_node.get_text(" ")) if author_node else "")
     for node in index.select(_NON_BODY, block):
         node.extract()
-    strip_chrome(block, index)
     paragraphs, images = extract_body(block, url)
     paragraphs, paragraph_editors = split_editor_lines(paragraphs)
     byline_authors, byline_photographers = body_people(paragraphs)

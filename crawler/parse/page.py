@@ -157,8 +157,11 @@ def parse_document(body: bytes, url: str, content_type: str | None = None) -> Pa
 
 
 def _record_factory(identity: Identity, index: PageIndex) -> fallback.RecordFactory:
+    # Counted now: the fallback strips pagers out of the body before it makes the record.
+    pages = page_count(index, identity.page)
+
     def make(**fields: Any) -> dict[str, Any]:
-        return _record(identity, page_count(index, identity.page), **fields)
+        return _record(identity, pages, **fields)
 
     return make
 

@@ -32,8 +32,8 @@ class ArticleUrl:
 
     def page_url(self, page: int) -> str:
         """The URL of page ``page`` of the same article in the same edition."""
-        base = re.sub(r"(-\d+)?\.html?$", "", self.url, flags=re.IGNORECASE)
-        return f"{base}.html" if page == 1 else f"{base}-{page}.html"
+        stem = self.url[: self.url.rindex(f"-{self.article_id}") + len(self.article_id) + 1]
+        return f"{stem}.html" if page == 1 else f"{stem}-{page}.html"
 
     def in_edition(self, edition: str) -> str:
         """The same page in the other script's edition."""

@@ -1,0 +1,376 @@
+"""The archive: one SQLite file, written through sqlite-utils.
+
+Tables: ``articles`` (one row per article id, both editions), ``article_versions``
+(earlier text of changed articles), ``pages`` (every fetched URL with its raw body,
+zlib-compressed, so ``reparse`` needs no network), ``failures`` (open failures per
+URL, with retry backoff), ``runs`` (what each crawl did, and which columns it
+walked to the end: where the next incremental crawl may stop early), and
+``articles_fts`` (see fulltext.py).
+
+WAL mode lets readers (search, ``serve``) work while a crawl writes; each article
+is written with its pages and its index row in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from . import fulltext
+from .record import content_hash
+
+SCHEMA_VERSION = 1
+JSON_COLUMNS = ("editors", "authors", "photographers", "body", "images", "pages", "editions",
+                "big5", "headers", "args", "gb", "columns", "complete_columns")
+#: failed URLs are retried after 1 h, 2 h, 4 h, … up to a week
+RETRY_BASE = timedelta(hours=1)
+RETRY_MAX = timedelta(days=7)
+
+
+class ArchiveError(Exception):
+    """The archive file cannot be used (missing, corrupt, not an archive, read-only)."""
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class FetchedPage:
+    """One fetched URL as the crawler saw it."""
+
+    url: str
+    status: int
+    headers: dict[str, str]
+    body: bytes
+    fetched_at: str
+    kind: str = "article"  # "article" or "list"
+    article_id: str | None = None
+    edition: str | None = None
+    page: int | None = None
+    encoding: str | None = None
+    extractor: str | None = None
+
+
+@dataclass
+class RunCounts:
+    requests: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    fallback: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+def _decode_row(row: dict[str, Any]) -> dict[str, Any]:
+    for column in JSON_COLUMNS:
+        value = row.get(column)
+        if isinstance(value, str):
+            row[column] = json.loads(value)
+    return row
+
+
+def _migrate_1(db: sqlite_utils.Database) -> None:
+    db["articles"].create(
+        {
+            "article_id": str, "column_id": str, "url": str, "edition": str, "page_count": int,
+            "title": str, "pretitle": str, "subtitle": str, "published_at": str,
+            "source": str, "source_url": str, "editors": str, "authors": str,
+            "photographers": str, "body": str, "images": str, "pages": str, "editions": str,
+            "big5": str, "extractor": str, "content_hash": str, "version": int,
+            "first_seen_at": str, "fetched_at": str, "updated_at": str,
+        },
+        pk="article_id",
+        not_null={"column_id", "url", "title", "published_at", "content_hash"},
+    )
+    db["articles"].create_index(["published_at"])
+    db["articles"].create_index(["column_id", "published_at"])
+    db["article_versions"].create(
+        {"id": int, "article_id": str, "version": int, "content_hash": str, "record": str,
+         "replaced_at": str},
+        pk="id",
+        foreign_keys=[("article_id", "articles", "article_id")],
+    )
+    db["article_versions"].create_index(["article_id"])
+    db["pages"].create(
+        {"url": str, "kind": str, "article_id": str, "edition": str, "page": int,
+         "status": int, "headers": str, "content_type": str, "encoding": str,
+         "extractor": str, "sha256": str, "size": int, "body": bytes, "fetched_at": str,
+         "run_id": int},
+        pk="url",
+        foreign_keys=[("article_id", "articles", "article_id")],
+    )
+    db["pages"].create_index(["article_id"])
+    db["failures"].create(
+        {"url": str, "article_id": str, "column_id": str, "stage": str, "reason": str,
+         "http_status": int, "attempts": int, "first_seen_at": str, "last_seen_at": str,
+         "next_attempt_at": str, "run_id": int},
+        pk="url",
+    )
+    db["runs"].create(
+        {"id": int, "started_at": str, "finished_at": str, "status": str, "args": str,
+         "pid": int, "columns": str, "complete_columns": str, "requests": int, "new": int,
+         "updated": int, "unchanged": int, "failed": int, "fallback": int, "message": str},
+        pk="id",
+    )
+    fulltext.ensure_schema(db)
+
+
+MIGRATIONS = {1: _migrate_1}
+
+
+class Archive:
+    """The archive file. Open with ``Archive(path)``; ``create=False`` refuses to make
+    a new file, ``readonly=True`` opens it read-only (no migrations)."""
+
+    def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise ArchiveError(f"no archive at {self.path} (run `pdarchive crawl` first)")
+        if readonly and not self.path.exists():
+            raise ArchiveError(f"no archive at {self.path}")
+        try:
+            if readonly:
+                connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                                             check_same_thread=False, isolation_level=None)
+            else:
+                # isolation_level=None: no implicit BEGIN; every write is an explicit
+                # transaction() (sqlite-utils nests its own writes there as savepoints).
+                connection = sqlite3.connect(str(self.path), check_same_thread=False,
+                                             isolation_level=None)
+            connection.execute("PRAGMA busy_timeout = 30000")
+            self.db = sqlite_utils.Database(connection)
+            if not readonly:
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute("PRAGMA foreign_keys = ON")
+            self._check_and_migrate(readonly)
+        except sqlite3.DatabaseError as error:
+            raise ArchiveError(f"{self.path} is not a usable archive: {error}") from error
+
+    # -- schema -----------------------------------------------------------------
+
+    def _check_and_migrate(self, readonly: bool) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        tables = set(self.db.table_names())
+        if version == 0 and tables - {"sqlite_stat1"}:
+            raise ArchiveError(f"{self.path} is a SQLite file but not a pdarchive archive")
+        if version > SCHEMA_VERSION:
+            raise ArchiveError(
+                f"{self.path} has schema version {version}; this pdarchive knows up to "
+                f"{SCHEMA_VERSION}: upgrade pdarchive"
+            )
+        if version == SCHEMA_VERSION:
+            return
+        if readonly:
+            raise ArchiveError(f"{self.path} needs a schema upgrade; open it writable once")
+        with self.transaction():
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[target](self.db)
+                self.db.execute(f"PRAGMA user_version = {target}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic write: everything inside commits together or not at all."""
+        connection = self.db.conn
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # -- runs -------------------------------------------------------------------
+
+    def start_run(self, args: dict[str, Any], columns: list[str]) -> int:
+        with self.transaction():
+            # A run still marked running belongs to a process that is gone (the crawl
+            # lock guarantees one writer): say so instead of leaving it open forever.
+            self.db.execute(
+                "UPDATE runs SET status = 'interrupted', finished_at = coalesce(finished_at, ?) "
+                "WHERE status = 'running'", [utc_now()])
+            table = self.db["runs"]
+            table.insert({"started_at": utc_now(), "status": "running",
+                          "args": json.dumps(args, ensure_ascii=False), "pid": os.getpid(),
+                          "columns": json.dumps(columns), "complete_columns": "[]",
+                          "requests": 0, "new": 0, "updated": 0, "unchanged": 0, "failed": 0,
+                          "fallback": 0})
+            return int(table.last_pk)
+
+    def finish_run(self, run_id: int, counts: RunCounts, status: str, message: str = "",
+                   complete_columns: list[str] | None = None) -> None:
+        with self.transaction():
+            self.db["runs"].update(run_id, {
+                "finished_at": utc_now(), "status": status, "message": message,
+                "complete_columns": json.dumps(complete_columns or []),
+                "requests": counts.requests, "new": counts.new, "updated": counts.updated,
+                "unchanged": counts.unchanged, "failed": counts.failed,
+                "fallback": counts.fallback,
+            })
+
+    def runs(self, limit: int = 10) -> list[dict[str, Any]]:
+        rows = self.db.execute_returning_dicts(
+            "SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit])
+        return [_decode_row(row) for row in rows]
+
+    # -- columns ----------------------------------------------------------------
+
+    def column_walk_completed(self, column_id: str) -> bool:
+        """Did the last crawl of this column end normally, having walked its list pages
+        to the end (or to articles already archived)? Only then may an incremental
+        crawl stop at the first list page holding known articles: after an interrupted
+        walk, older new articles may still lie further down."""
+        row = self.db.execute(
+            "SELECT status, complete_columns FROM runs WHERE status != 'running' AND "
+            "EXISTS (SELECT 1 FROM json_each(runs.columns) WHERE value = ?) "
+            "ORDER BY id DESC LIMIT 1", [column_id]).fetchone()
+        return bool(row) and row[0] in ("finished", "warning") and column_id in json.loads(
+            row[1] or "[]")
+
+    # -- articles ---------------------------------------------------------------
+
+    def known_article_ids(self) -> set[str]:
+        return {row[0] for row in self.db.execute("SELECT article_id FROM articles")}
+
+    def article(self, article_id: str) -> dict[str, Any] | None:
+        rows = self.db.execute_returning_dicts(
+            "SELECT * FROM articles WHERE article_id = ?", [article_id])
+        return _decode_row(rows[0]) if rows else None
+
+    def save_article(self, article: dict[str, Any], pages: list[FetchedPage],
+                     run_id: int | None) -> str:
+        """Write an article with its pages and index row in one transaction.
+
+        Returns "new", "updated" (the earlier text is kept as a version) or
+        "unchanged" (no row changes unless a page's body did). With no pages (a
+        reparse) the fetch time stays that of the last fetch.
+        """
+        now = utc_now()
+        digest = content_hash(article)
+        with self.transaction():
+            existing = self.db.execute(
+                "SELECT rowid, content_hash, version, first_seen_at, fetched_at FROM articles "
+                "WHERE article_id = ?", [article["article_id"]]).fetchone()
+            if existing and existing[1] == digest:
+                self._save_pages(pages, run_id, keep_unchanged=True)
+                self._clear_failures([page.url for page in pages])
+                return "unchanged"
+            row = {key: article.get(key) for key in (
+                "article_id", "column_id", "url", "edition", "page_count", "title",
+                "pretitle", "subtitle", "published_at", "source", "source_url", "extractor")}
+            for column in ("editors", "authors", "photographers", "body", "images", "pages"):
+                row[column] = json.dumps(article.get(column) or [], ensure_ascii=False)
+            row["editions"] = (json.dumps(article["editions"]) if article.get("editions")
+                               else None)
+            row["big5"] = (json.dumps(article["big5"], ensure_ascii=False)
+                           if article.get("big5") else None)
+            fetched_at = now if pages or not existing else existing[4]
+            row.update(content_hash=digest, fetched_at=fetched_at, updated_at=now)
+            if existing:
+                previous = self.article(article["article_id"])
+                self.db["article_versions"].insert({
+                    "article_id": article["article_id"], "version": existing[2],
+                    "content_hash": existing[1], "replaced_at": now,
+                    "record": json.dumps(previous, ensure_ascii=False)})
+                row.update(version=existing[2] + 1, first_seen_at=existing[3])
+                self.db["articles"].update(article["article_id"], row)
+                rowid = existing[0]
+                outcome = "updated"
+            else:
+                row.update(version=1, first_seen_at=now)
+                self.db["articles"].insert(row)
+                rowid = self.db.execute("SELECT rowid FROM articles WHERE article_id = ?",
+                                        [article["article_id"]]).fetchone()[0]
+                outcome = "new"
+            self._save_pages(pages, run_id, keep_unchanged=False)
+            self._clear_failures([page.url for page in pages])
+            fulltext.index_article(self.db, rowid, article)
+        return outcome
+
+    def _save_pages(self, pages: list[FetchedPage], run_id: int | None, *,
+                    keep_unchanged: bool) -> None:
+        for page in pages:
+            digest = hashlib.sha256(page.body).hexdigest()
+            if keep_unchanged:
+                row = self.db.execute("SELECT sha256 FROM pages WHERE url = ?",
+                                      [page.url]).fetchone()
+                if row and row[0] == digest:
+                    continue
+            self.db["pages"].upsert({
+                "url": page.url, "kind": page.kind, "article_id": page.article_id,
+                "edition": page.edition, "page": page.page, "status": page.status,
+                "headers": json.dumps(page.headers, ensure_ascii=False),
+                "content_type": page.headers.get("Content-Type"), "encoding": page.encoding,
+                "extractor": page.extractor, "sha256": digest, "size": len(page.body),
+                "body": zlib.compress(page.body, 6), "fetched_at": page.fetched_at,
+                "run_id": run_id,
+            }, pk="url")
+
+    def save_list_page(self, page: FetchedPage, run_id: int | None) -> None:
+        """Keep a list page's latest body; an unchanged page changes no row."""
+        with self.transaction():
+            self._save_pages([page], run_id, keep_unchanged=True)
+
+    def page_bodies(self) -> Iterator[dict[str, Any]]:
+        """Every stored article page with its raw body, grouped by article."""
+        for row in self.db.execute_returning_dicts(
+            "SELECT url, article_id, edition, page, headers, body FROM pages "
+            "WHERE kind = 'article' ORDER BY article_id, edition, page"
+        ):
+            row["headers"] = json.loads(row["headers"] or "{}")
+            row["body"] = zlib.decompress(row["body"])
+            yield row
+
+    # -- failures ---------------------------------------------------------------
+
+    def record_failure(self, url: str, *, stage: str, reason: str, http_status: int | None,
+                       run_id: int | None, article_id: str | None = None,
+                       column_id: str | None = None) -> None:
+        now = datetime.now(timezone.utc)
+        with self.transaction():
+            row = self.db.execute(
+                "SELECT attempts, first_seen_at FROM failures WHERE url = ?", [url]).fetchone()
+            attempts = (row[0] if row else 0) + 1
+            wait = min(RETRY_BASE * 2 ** (attempts - 1), RETRY_MAX)
+            self.db["failures"].upsert({
+                "url": url, "article_id": article_id, "column_id": column_id, "stage": stage,
+                "reason": reason, "http_status": http_status, "attempts": attempts,
+                "first_seen_at": row[1] if row else now.isoformat(timespec="seconds"),
+                "last_seen_at": now.isoformat(timespec="seconds"),
+                "next_attempt_at": (now + wait).isoformat(timespec="seconds"),
+                "run_id": run_id,
+            }, pk="url")
+
+    def _clear_failures(self, urls: list[str]) -> None:
+        for url in urls:
+            self.db.execute("DELETE FROM failures WHERE url = ?", [url])
+
+    def clear_failure(self, url: str) -> None:
+        with self.transaction():
+            self._clear_failures([url])
+
+    def failures(self) -> list[dict[str, Any]]:
+        return self.db.execute_returning_dicts(
+            "SELECT * FROM failures ORDER BY last_seen_at DESC, url")
+
+    def failures_due(self, now: str | None = None) -> list[dict[str, Any]]:
+        """Failed URLs whose backoff has expired: the next crawl tries them again."""
+        return self.db.execute_returning_dicts(
+            "SELECT * FROM failures WHERE next_attempt_at <= ? ORDER BY url",
+            [now or utc_now()])

@@ -1,0 +1,73 @@
+"""Downloader middlewares that Scrapy's own do not cover."""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin, urlparse
+
+from scrapy import Request, Spider
+from scrapy.crawler import Crawler
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http import Response
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's retries, with a growing pause before each retry.
+
+    RetryMiddleware re-queues a failed request at once; a server answering 5xx or
+    timing out is better given time. The pause is taken inside the download slot,
+    so the whole host slows down, which is what politeness asks for.
+    """
+
+    def __init__(self, settings, backoff_base: float) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(settings)
+        self.backoff_base = backoff_base
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> BackoffRetryMiddleware:
+        middleware = cls(crawler.settings, crawler.settings.getfloat("RETRY_BACKOFF_BASE"))
+        middleware.crawler = crawler
+        return middleware
+
+    async def _pause(self, retry: Request | Response | None) -> None:
+        if isinstance(retry, Request) and self.backoff_base > 0:
+            attempt = int(retry.meta.get("retry_times", 1))
+            delay = self.backoff_base * 2 ** (attempt - 1)
+            await maybe_deferred_to_future(deferLater(reactor, delay, lambda: None))
+
+    async def process_response(  # type: ignore[override]
+        self, request: Request, response: Response, spider: Spider | None = None
+    ) -> Request | Response:
+        result = super().process_response(request, response)
+        await self._pause(result)
+        return result
+
+    async def process_exception(  # type: ignore[override]
+        self, request: Request, exception: Exception, spider: Spider | None = None
+    ) -> Request | Response | None:
+        result = super().process_exception(request, exception)
+        await self._pause(result)
+        return result
+
+
+class OffsiteRedirectMiddleware:
+    """Refuse redirects that leave the channel's host.
+
+    An archive of js.people.com.cn must not store another site's page under its
+    URL. Scrapy's OffsiteMiddleware drops the redirected request when it is
+    scheduled, without calling the original request's errback, so the page would
+    vanish without a recorded failure; raising here (process_response runs before
+    RedirectMiddleware's, 610 > 600) sends IgnoreRequest to the errback instead.
+    """
+
+    def process_response(self, request: Request, response: Response,
+                         spider: Spider | None = None) -> Response:
+        location = response.headers.get(b"Location")
+        if response.status in (301, 302, 303, 307, 308) and location:
+            target = urljoin(request.url, location.decode("latin-1"))
+            if urlparse(target).hostname != urlparse(request.url).hostname:
+                raise IgnoreRequest(f"redirect off the site to {target}")
+        return response

@@ -1,0 +1,51 @@
+"""Scrapy settings of the ``crawler`` project.
+
+Politeness values here are the fallback; the TOML configuration (see config.py and
+default_config.toml) sets them per crawl through ``JiangsuSpider.update_settings``.
+"""
+
+BOT_NAME = "pdarchive"
+SPIDER_MODULES = ["crawler.spiders"]
+NEWSPIDER_MODULE = "crawler.spiders"
+
+ROBOTSTXT_OBEY = True
+USER_AGENT = "pdarchive/0.1 (+https://github.com/pdarchive/pdarchive; research archive)"
+CONCURRENT_REQUESTS = 16
+CONCURRENT_REQUESTS_PER_DOMAIN = 1
+DOWNLOAD_DELAY = 1.0
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
+DOWNLOAD_TIMEOUT = 30
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+# A body shorter than its Content-Length is an error, not a page (truncated pages
+# must never be parsed as if whole).
+DOWNLOAD_FAIL_ON_DATALOSS = True
+REDIRECT_MAX_TIMES = 5
+COOKIES_ENABLED = False
+TELNETCONSOLE_ENABLED = False
+# A crawler of ours opens no listening port.
+REMOTE_CONTROL_ENABLED = False
+
+RETRY_ENABLED = True
+RETRY_TIMES = 3
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+#: seconds; the n-th retry waits RETRY_BACKOFF_BASE * 2 ** (n - 1)
+RETRY_BACKOFF_BASE = 2.0
+
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.BackoffRetryMiddleware": 550,
+    "crawler.middlewares.OffsiteRedirectMiddleware": 610,
+}
+ITEM_PIPELINES = {"crawler.pipelines.ArchivePipeline": 300}
+EXTENSIONS = {"crawler.progress.Progress": 500}
+
+# Where the archive is, and the configuration file (None: the shipped defaults).
+PDARCHIVE_DB = "archive.db"
+PDARCHIVE_CONFIG = None
+
+LOG_LEVEL = "INFO"
+REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
+FEED_EXPORT_ENCODING = "utf-8"

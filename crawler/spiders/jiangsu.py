@@ -1,0 +1,237 @@
+"""The ``jiangsu`` spider: column list pages → article pages → items.
+
+Run as ``scrapy crawl jiangsu`` (``-a column=360300 -a edition=big5
+-a max_list_pages=3 -a full=1``, ``-s PDARCHIVE_DB=… -s PDARCHIVE_CONFIG=…``) or
+as ``pdarchive crawl``; both run this spider with the same settings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+from urllib.parse import urljoin
+
+import scrapy
+from scrapy.crawler import Crawler
+from scrapy.http import Response
+from scrapy.settings import BaseSettings
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.python.failure import Failure
+
+from archive.store import Archive, FetchedPage, utc_now
+from crawler.config import Config, load_config
+from crawler.items import ArticleItem, FailureItem, ListPageItem, ParsedPageResult
+from crawler.parse import ParseRefused, parse_document
+from crawler.parse.urls import ArticleUrl, parse_article_url, parse_list_url
+
+
+def _split(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(item) for item in value]
+    return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+def _headers(response: Response) -> dict[str, str]:
+    return {
+        key.decode("latin-1"): b", ".join(values).decode("latin-1")
+        for key, values in response.headers.items()
+    }
+
+
+class JiangsuSpider(scrapy.Spider):
+    name = "jiangsu"
+
+    @classmethod
+    def update_settings(cls, settings: BaseSettings) -> None:
+        """Politeness settings from the TOML configuration (``-s`` still wins)."""
+        super().update_settings(settings)
+        config = load_config(settings.get("PDARCHIVE_CONFIG"))
+        settings.setdict({
+            "DOWNLOAD_DELAY": config.delay,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": config.concurrent_per_host,
+            "AUTOTHROTTLE_ENABLED": config.autothrottle,
+            "AUTOTHROTTLE_START_DELAY": max(config.delay, 0.1),
+            "ROBOTSTXT_OBEY": config.obey_robots_txt,
+            "USER_AGENT": config.user_agent,
+            "DOWNLOAD_TIMEOUT": config.timeout,
+            "DOWNLOAD_MAXSIZE": config.max_response_bytes,
+            "RETRY_TIMES": config.retries,
+            "RETRY_BACKOFF_BASE": config.backoff_base,
+        }, priority="spider")
+
+    def __init__(self, column: Any = None, edition: Any = None, max_list_pages: Any = None,
+                 full: Any = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._column_arg = _split(column)
+        self._edition_arg = _split(edition)
+        self._max_list_pages_arg = max_list_pages
+        self.full = str(full).lower() in ("1", "true", "yes", "on")
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> JiangsuSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider._configure(load_config(crawler.settings.get("PDARCHIVE_CONFIG")),
+                          crawler.settings.get("PDARCHIVE_DB"))
+        return spider
+
+    def _configure(self, config: Config, db_path: str) -> None:
+        self.config = config
+        self.columns = self._column_arg or [column.id for column in config.default_columns()]
+        if not self.columns:
+            raise ValueError("no column to crawl: give --column or mark one default in config")
+        self.editions = self._edition_arg or list(config.editions)
+        unknown = set(self.editions) - {"gb", "big5"}
+        if unknown:
+            raise ValueError(f"unknown edition {sorted(unknown)}: use gb or big5")
+        limit = self._max_list_pages_arg
+        self.max_list_pages = int(limit) if limit not in (None, "") else config.max_list_pages
+        self.archive = Archive(db_path)
+        self.known = self.archive.known_article_ids()
+        self.scheduled: set[str] = set()
+        #: may a column stop at the first list page holding a known article?
+        self.may_stop_early = {
+            column: not self.full and self.archive.column_walk_completed(column)
+            for column in self.columns
+        }
+        #: column → its list walk reached the end or the known articles
+        self.walk_complete: dict[str, bool] = {}
+        host = config.base_url.split("://", 1)[-1].split("/", 1)[0]
+        self.allowed_domains = [host]
+
+    # -- list pages ---------------------------------------------------------------
+
+    def list_url(self, column: str, page: int) -> str:
+        name = "index.html" if page == 1 else f"index{page}.html"
+        return f"{self.config.base_url}/GB/{column}/{name}"
+
+    async def start(self) -> AsyncIterator[Any]:
+        for column in self.columns:
+            yield self._list_request(column, 1)
+        for failure in self.archive.failures_due():
+            parsed = parse_article_url(failure["url"])
+            if parsed and parsed.column_id in self.columns:
+                for request in self._article_requests(parsed, retry=True):
+                    yield request
+
+    def _list_request(self, column: str, page: int) -> scrapy.Request:
+        return scrapy.Request(self.list_url(column, page), callback=self.parse_list,
+                              errback=self.failed, cb_kwargs={"column": column, "page": page},
+                              meta={"column": column}, dont_filter=True)
+
+    def parse_list(self, response: Response, column: str, page: int) -> Iterator[Any]:
+        self.crawler.stats.set_value("pdarchive/column", column)
+        yield ListPageItem(column, FetchedPage(
+            url=response.url, status=response.status, headers=_headers(response),
+            body=response.body, fetched_at=utc_now(), kind="list"))
+        seen_known = False
+        for href in response.css("a::attr(href)").getall():
+            parsed = parse_article_url(urljoin(response.url, href.strip()))
+            if parsed is None or parsed.edition != "gb" or parsed.page != 1:
+                continue
+            if parsed.column_id not in self.columns:
+                continue
+            if parsed.article_id in self.known:
+                seen_known = True
+                if not self.full:
+                    continue
+            yield from self._article_requests(parsed)
+
+        if seen_known and self.may_stop_early[column]:
+            self.walk_complete[column] = True
+            return
+        next_page = page + 1
+        if self.max_list_pages and next_page > self.max_list_pages:
+            self.walk_complete.setdefault(column, False)
+            return
+        pager_pages = {
+            found[1] for href in response.css("a::attr(href)").getall()
+            if (found := parse_list_url(urljoin(response.url, href.strip())))
+            and found[0] == column
+        }
+        if next_page in pager_pages:
+            yield self._list_request(column, next_page)
+        else:
+            self.walk_complete[column] = True
+
+    # -- articles -----------------------------------------------------------------
+
+    def _article_requests(self, article: ArticleUrl, retry: bool = False) -> Iterator[Any]:
+        if article.article_id in self.scheduled:
+            return
+        self.scheduled.add(article.article_id)
+        item = ArticleItem(article.article_id, article.column_id)
+        yield self._page_request(item, article, self.editions[0], 1, dont_filter=retry)
+
+    def _page_request(self, item: ArticleItem, article: ArticleUrl, edition: str, page: int,
+                      dont_filter: bool = False) -> scrapy.Request:
+        url = article.page_url(page) if edition == article.edition else parse_article_url(
+            article.in_edition(edition)).page_url(page)  # type: ignore[union-attr]
+        return scrapy.Request(
+            url, callback=self.parse_article, errback=self.failed, dont_filter=dont_filter,
+            cb_kwargs={"item": item, "article": article, "edition": edition, "page": page},
+            meta={"article_id": article.article_id, "column": article.column_id},
+        )
+
+    def parse_article(self, response: Response, item: ArticleItem, article: ArticleUrl,
+                      edition: str, page: int) -> Iterator[Any]:
+        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1") or None
+        fetched = FetchedPage(
+            url=response.url, status=response.status, headers=_headers(response),
+            body=response.body, fetched_at=utc_now(), article_id=article.article_id,
+            edition=edition, page=page)
+        try:
+            parsed = parse_document(response.body, response.url, content_type)
+        except ParseRefused as refusal:
+            yield from self._give_up(item, article, edition, FailureItem(
+                response.url, "parse", f"{refusal.kind}: {refusal.reason}", response.status,
+                article.article_id, article.column_id))
+            return
+        fetched.encoding, fetched.extractor = parsed.encoding, parsed.extractor
+        if parsed.record["article_id"] != article.article_id:
+            yield from self._give_up(item, article, edition, FailureItem(
+                response.url, "parse", f"page says article {parsed.record['article_id']}",
+                response.status, article.article_id, article.column_id))
+            return
+        pages = item.editions.setdefault(edition, [])
+        pages.append(ParsedPageResult(fetched, parsed.record))
+        if page < parsed.record["page_count"]:
+            yield self._page_request(item, article, edition, page + 1)
+            return
+        yield from self._next_edition(item, article, edition)
+
+    def _next_edition(self, item: ArticleItem, article: ArticleUrl, done: str) -> Iterator[Any]:
+        position = self.editions.index(done)
+        if position + 1 < len(self.editions):
+            yield self._page_request(item, article, self.editions[position + 1], 1)
+        elif item.editions:
+            yield item
+
+    def _give_up(self, item: ArticleItem, article: ArticleUrl, edition: str,
+                 failure: FailureItem) -> Iterator[Any]:
+        """An edition could not be had whole: record why, keep the other edition."""
+        item.editions.pop(edition, None)
+        yield failure
+        yield from self._next_edition(item, article, edition)
+
+    def failed(self, failure: Failure) -> Iterator[Any]:
+        request = failure.request  # type: ignore[attr-defined]
+        status = None
+        if failure.check(HttpError):
+            response = failure.value.response
+            status = response.status
+            reason = f"HTTP {status}"
+        else:
+            reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"
+        kwargs = request.cb_kwargs
+        failure_item = FailureItem(request.url, "fetch", reason, status,
+                                   request.meta.get("article_id"), request.meta.get("column"))
+        if "item" in kwargs:
+            yield from self._give_up(kwargs["item"], kwargs["article"], kwargs["edition"],
+                                     failure_item)
+        else:
+            yield failure_item
+            column = kwargs.get("column")
+            if column:
+                self.walk_complete[column] = False

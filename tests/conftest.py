@@ -1,0 +1,59 @@
+"""Shared fixtures: the reference mirror served on loopback, and a way to run the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.replay import ReplayServer
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REFERENCE = FIXTURES / "reference"
+SITE = REFERENCE / "site"
+CRAWL_CONFIG = FIXTURES / "crawl_test.toml"
+EXPECTED_CRAWL = REFERENCE / "expected" / "crawl_360300_gb.json"
+
+
+def load_manifest() -> dict[str, Any]:
+    return json.loads((SITE / "MANIFEST.json").read_text("utf-8"))
+
+
+@pytest.fixture
+def replay() -> Iterator[ReplayServer]:
+    with ReplayServer(SITE) as server:
+        yield server
+
+
+def pdarchive(*args: str | Path, proxy: ReplayServer | None = None, timeout: float = 120,
+              check: bool = False, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    """Run the ``pdarchive`` command as a user would, through the replay proxy if given."""
+    env = dict(os.environ)
+    env.pop("http_proxy", None)
+    env.pop("https_proxy", None)
+    if proxy is not None:
+        env["http_proxy"] = env["https_proxy"] = proxy.proxy_url
+    env["no_proxy"] = ""
+    result = subprocess.run(
+        [sys.executable, "-m", "archive.cli", *map(str, args)], env=env, capture_output=True,
+        text=True, timeout=timeout, cwd=kwargs.pop("cwd", None), **kwargs)
+    if check and result.returncode != 0:
+        raise AssertionError(f"pdarchive {args} exited {result.returncode}:\n{result.stderr}")
+    return result
+
+
+def crawl(db: Path, proxy: ReplayServer, *extra: str, **kwargs: Any
+          ) -> subprocess.CompletedProcess[str]:
+    return pdarchive("crawl", "--db", db, "--column", "360300", "--config", CRAWL_CONFIG,
+                     *extra, proxy=proxy, **kwargs)
+
+
+def export_jsonl(db: Path, *extra: str) -> list[dict[str, Any]]:
+    result = pdarchive("export", "--db", db, "--format", "jsonl", *extra, check=True)
+    return [json.loads(line) for line in result.stdout.splitlines()]
