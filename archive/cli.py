@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -57,17 +58,20 @@ def cmd_parse(args: argparse.Namespace) -> int:
     if args.html:
         if not args.url or len(args.url) != 1:
             raise UsageError("--html FILE needs exactly one --url URL")
-        try:
-            jobs = [(args.url[0], lambda: (Path(args.html).read_bytes(), args.content_type))]
-        except OSError as error:
-            raise UsageError(f"cannot read {args.html}: {error.strerror}") from error
-        if not Path(args.html).is_file():
-            raise UsageError(f"no such file: {args.html}")
+        html = Path(args.html)
+        if not html.is_file():
+            raise UsageError(f"no such file: {html}")
+
+        def read_saved() -> tuple[bytes, str | None]:
+            return html.read_bytes(), args.content_type
+
+        jobs: list[tuple[str, Callable[[], tuple[bytes, str | None]]]] = [
+            (args.url[0], read_saved)]
     else:
         if not args.url:
             raise UsageError("give one or more URLs, or --html FILE --url URL")
         config = load_config(args.config)
-        jobs = [(url, (lambda url=url: _fetch(url, config.user_agent, config.timeout)))
+        jobs = [(url, partial(_fetch, url, config.user_agent, config.timeout))
                 for url in args.url]
 
     failed = 0
@@ -161,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pdarchive", description=(
         "Crawl, search and export People's Daily Online Jiangsu channel "
         "(js.people.com.cn) party-building articles."))
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--db", type=Path, default=Path("archive.db"),
                         help="archive file (default: archive.db in the working directory)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

@@ -49,9 +49,9 @@ def merge_pages(pages: list[dict[str, Any]]) -> dict[str, Any]:
     for people in ("editors", "authors", "photographers"):
         merged[people] = _unique([name for page in ordered for name in page[people]])
     merged["pages"] = [page["url"] for page in ordered]
-    extractors = {page.get("extractor") for page in ordered} - {None}
+    extractors = sorted({page["extractor"] for page in ordered if page.get("extractor")})
     if extractors:
-        merged["extractor"] = sorted(extractors)[0]
+        merged["extractor"] = extractors[0]
     return merged
 
 

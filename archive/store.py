@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlite_utils
 
@@ -83,7 +83,7 @@ def _decode_row(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
-    db["articles"].create(
+    db.table("articles").create(
         {
             "article_id": str, "column_id": str, "url": str, "edition": str, "page_count": int,
             "title": str, "pretitle": str, "subtitle": str, "published_at": str,
@@ -95,16 +95,16 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
         pk="article_id",
         not_null={"column_id", "url", "title", "published_at", "content_hash"},
     )
-    db["articles"].create_index(["published_at"])
-    db["articles"].create_index(["column_id", "published_at"])
-    db["article_versions"].create(
+    db.table("articles").create_index(["published_at"])
+    db.table("articles").create_index(["column_id", "published_at"])
+    db.table("article_versions").create(
         {"id": int, "article_id": str, "version": int, "content_hash": str, "record": str,
          "replaced_at": str},
         pk="id",
         foreign_keys=[("article_id", "articles", "article_id")],
     )
-    db["article_versions"].create_index(["article_id"])
-    db["pages"].create(
+    db.table("article_versions").create_index(["article_id"])
+    db.table("pages").create(
         {"url": str, "kind": str, "article_id": str, "edition": str, "page": int,
          "status": int, "headers": str, "content_type": str, "encoding": str,
          "extractor": str, "sha256": str, "size": int, "body": bytes, "fetched_at": str,
@@ -112,14 +112,14 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
         pk="url",
         foreign_keys=[("article_id", "articles", "article_id")],
     )
-    db["pages"].create_index(["article_id"])
-    db["failures"].create(
+    db.table("pages").create_index(["article_id"])
+    db.table("failures").create(
         {"url": str, "article_id": str, "column_id": str, "stage": str, "reason": str,
          "http_status": int, "attempts": int, "first_seen_at": str, "last_seen_at": str,
          "next_attempt_at": str, "run_id": int},
         pk="url",
     )
-    db["runs"].create(
+    db.table("runs").create(
         {"id": int, "started_at": str, "finished_at": str, "status": str, "args": str,
          "pid": int, "columns": str, "complete_columns": str, "requests": int, "new": int,
          "updated": int, "unchanged": int, "failed": int, "fallback": int, "message": str},
@@ -205,18 +205,18 @@ class Archive:
             self.db.execute(
                 "UPDATE runs SET status = 'interrupted', finished_at = coalesce(finished_at, ?) "
                 "WHERE status = 'running'", [utc_now()])
-            table = self.db["runs"]
+            table = self.db.table("runs")
             table.insert({"started_at": utc_now(), "status": "running",
                           "args": json.dumps(args, ensure_ascii=False), "pid": os.getpid(),
                           "columns": json.dumps(columns), "complete_columns": "[]",
                           "requests": 0, "new": 0, "updated": 0, "unchanged": 0, "failed": 0,
                           "fallback": 0})
-            return int(table.last_pk)
+            return int(cast(int, table.last_pk))
 
     def finish_run(self, run_id: int, counts: RunCounts, status: str, message: str = "",
                    complete_columns: list[str] | None = None) -> None:
         with self.transaction():
-            self.db["runs"].update(run_id, {
+            self.db.table("runs").update(run_id, {
                 "finished_at": utc_now(), "status": status, "message": message,
                 "complete_columns": json.dumps(complete_columns or []),
                 "requests": counts.requests, "new": counts.new, "updated": counts.updated,
@@ -284,17 +284,17 @@ class Archive:
             row.update(content_hash=digest, fetched_at=fetched_at, updated_at=now)
             if existing:
                 previous = self.article(article["article_id"])
-                self.db["article_versions"].insert({
+                self.db.table("article_versions").insert({
                     "article_id": article["article_id"], "version": existing[2],
                     "content_hash": existing[1], "replaced_at": now,
                     "record": json.dumps(previous, ensure_ascii=False)})
                 row.update(version=existing[2] + 1, first_seen_at=existing[3])
-                self.db["articles"].update(article["article_id"], row)
+                self.db.table("articles").update(article["article_id"], row)
                 rowid = existing[0]
                 outcome = "updated"
             else:
                 row.update(version=1, first_seen_at=now)
-                self.db["articles"].insert(row)
+                self.db.table("articles").insert(row)
                 rowid = self.db.execute("SELECT rowid FROM articles WHERE article_id = ?",
                                         [article["article_id"]]).fetchone()[0]
                 outcome = "new"
@@ -312,7 +312,7 @@ class Archive:
                                       [page.url]).fetchone()
                 if row and row[0] == digest:
                     continue
-            self.db["pages"].upsert({
+            self.db.table("pages").upsert({
                 "url": page.url, "kind": page.kind, "article_id": page.article_id,
                 "edition": page.edition, "page": page.page, "status": page.status,
                 "headers": json.dumps(page.headers, ensure_ascii=False),
@@ -348,7 +348,7 @@ class Archive:
                 "SELECT attempts, first_seen_at FROM failures WHERE url = ?", [url]).fetchone()
             attempts = (row[0] if row else 0) + 1
             wait = min(RETRY_BASE * 2 ** (attempts - 1), RETRY_MAX)
-            self.db["failures"].upsert({
+            self.db.table("failures").upsert({
                 "url": url, "article_id": article_id, "column_id": column_id, "stage": stage,
                 "reason": reason, "http_status": http_status, "attempts": attempts,
                 "first_seen_at": row[1] if row else now.isoformat(timespec="seconds"),

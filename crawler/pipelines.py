@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from scrapy import signals
 from scrapy.crawler import Crawler
@@ -10,6 +10,7 @@ from scrapy.crawler import Crawler
 from archive.record import IncompleteArticle, combine_editions, merge_pages
 from archive.store import Archive, RunCounts
 from crawler.items import ArticleItem, FailureItem, ListPageItem
+from crawler.spiders.jiangsu import JiangsuSpider
 
 #: share of article pages parsed by the fallback (or refused) above which a run
 #: is reported as a warning: the site's layout has probably changed
@@ -32,14 +33,17 @@ class ArchivePipeline:
         crawler.signals.connect(pipeline.finish_run, signal=signals.spider_closed)
         return pipeline
 
+    @property
+    def spider(self) -> JiangsuSpider:
+        return cast(JiangsuSpider, self.crawler.spider)
+
     def open_spider(self) -> None:
-        spider = self.crawler.spider
-        self.archive: Archive = spider.archive  # type: ignore[attr-defined]
+        spider = self.spider
+        self.archive: Archive = spider.archive
         self.run_id = self.archive.start_run({
-            "editions": spider.editions,  # type: ignore[attr-defined]
-            "max_list_pages": spider.max_list_pages,  # type: ignore[attr-defined]
-            "full": spider.full, "config": spider.config.source,  # type: ignore[attr-defined]
-        }, columns=spider.columns)  # type: ignore[attr-defined]
+            "editions": spider.editions, "max_list_pages": spider.max_list_pages,
+            "full": spider.full, "config": spider.config.source,
+        }, columns=spider.columns)
         self.stats.set_value("pdarchive/run_id", self.run_id)
 
     def _count(self, key: str) -> None:
@@ -95,9 +99,8 @@ class ArchivePipeline:
             status = "finished"
         self.stats.set_value("pdarchive/status", status)
         self.stats.set_value("pdarchive/message", message)
-        spider = self.crawler.spider
-        complete = [column for column in spider.columns  # type: ignore[union-attr]
-                    if spider.walk_complete.get(column)]  # type: ignore[union-attr]
+        complete = [column for column in self.spider.columns
+                    if self.spider.walk_complete.get(column)]
         if self.run_id is not None:
             self.archive.finish_run(self.run_id, self.counts, status, message,
                                     complete if status != "interrupted" else [])

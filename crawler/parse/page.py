@@ -114,7 +114,8 @@ def _from_template(match: TemplateMatch, identity: Identity) -> dict[str, Any]:
     if not paragraphs:
         raise ExtractionError(f"template {name}: the body is empty")
 
-    authors, photographers = ([], [])
+    authors: list[str] = []
+    photographers: list[str] = []
     if template.author:
         authors, photographers = author_line(text_of(match.in_header(template.author)))
     byline_authors, byline_photographers = body_people(paragraphs)

@@ -176,7 +176,7 @@ class JiangsuSpider(scrapy.Spider):
 
     def parse_article(self, response: Response, item: ArticleItem, article: ArticleUrl,
                       edition: str, page: int) -> Iterator[Any]:
-        content_type = response.headers.get(b"Content-Type", b"").decode("latin-1") or None
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1") or None
         fetched = FetchedPage(
             url=response.url, status=response.status, headers=_headers(response),
             body=response.body, fetched_at=utc_now(), article_id=article.article_id,
