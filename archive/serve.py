@@ -1,0 +1,92 @@
+"""``pdarchive serve``: the archive in a web browser, through Datasette, read-only.
+
+The archive is added to Datasette as a mutable file, not an immutable one: a crawl
+may be writing it, and ``immutable=1`` would let SQLite skip locking and read pages
+mid-change. Datasette opens such a file ``mode=ro`` for every read; the plugin
+(archive/datasette_plugin.py) adds ``PRAGMA query_only`` to every connection,
+including the write connection Datasette would open for a write canned query, of
+which there are none. Readers see committed transactions only (the crawl writes in
+WAL mode, one transaction per article), so pages stay correct during a crawl.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from datasette.app import Datasette
+from datasette.database import Database
+from datasette.plugins import pm
+
+from crawler.config import load_config
+
+from . import datasette_plugin
+from .datasette_plugin import DATABASE
+
+PACKAGE = resources.files("archive")
+SETTINGS = {
+    "default_cache_ttl": 0,  # the archive changes under a crawl: never serve stale pages
+    "allow_download": False,  # a copy of a file being written would be inconsistent
+    "truncate_cells_html": 300,
+    "suggest_facets": False,  # JSON columns would be suggested as facets, noisily and slowly
+    "sql_time_limit_ms": 3000,
+    "facet_time_limit_ms": 1000,
+}
+
+
+def metadata() -> dict[str, Any]:
+    """serve_metadata.json, with the default configuration's column names in
+    column_id's description."""
+    data: dict[str, Any] = json.loads(PACKAGE.joinpath("serve_metadata.json").read_text("utf-8"))
+    columns = data["databases"][DATABASE]["tables"]["articles"]["columns"]
+    names = ", ".join(f"{column.id} {column.name}" for column in load_config().columns)
+    columns["column_id"] += f" The columns of the default configuration: {names}."
+    return data
+
+
+def build(db: Path) -> Datasette:
+    """A Datasette serving the archive at ``db`` as ``/archive``, with the plugin."""
+    if not pm.is_registered(datasette_plugin):
+        pm.register(datasette_plugin, name="pdarchive")
+    datasette = Datasette(
+        metadata=metadata(),
+        template_dir=str(PACKAGE.joinpath("templates")),
+        static_mounts=[("pdarchive-static", str(PACKAGE.joinpath("static")))],
+        settings=SETTINGS,
+    )
+    datasette.remove_database("_memory")  # added because no file was given to the constructor
+    datasette.add_database(Database(datasette, path=str(db), is_mutable=True), name=DATABASE)
+    return datasette
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket (port 0: any free port). Raises OSError when it cannot."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+def serve(db: Path, sock: socket.socket) -> None:
+    """Serve until Ctrl-C (exit 0) or SIGTERM."""
+    host, port = sock.getsockname()[:2]
+    shown_host = f"[{host}]" if ":" in host else host
+    print(f"pdarchive: serving {db} read-only at http://{shown_host}:{port}/ "
+          "(Ctrl-C to stop)", file=sys.stderr, flush=True)
+    config = uvicorn.Config(build(db).app(), log_level="warning", lifespan="on")
+    # uvicorn re-raises Ctrl-C once it has shut down: for a server, a normal end
+    with contextlib.suppress(KeyboardInterrupt):
+        uvicorn.Server(config).run(sockets=[sock])

@@ -1,0 +1,214 @@
+"""``pdarchive serve`` in a real headless Chromium, while a crawl writes the same archive.
+
+The archive starts with the newest list page of the column; a second crawl, slowed by
+the replay server's latency, adds the rest while the browser searches, filters by a
+facet and reads articles, and a poller fetches the JSON API. Neither side may see an
+error. Screenshots go to artifacts/ at the repository root.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from archive.textnorm import normalise
+from tests.conftest import CRAWL_CONFIG, SITE, crawl
+from tests.replay import ReplayServer
+from tests.serving import Server, served
+from tests.test_serve import SEED, expected_articles, mentions
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).parents[1] / "artifacts"
+QUERY = "黨建"
+
+pytestmark = pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason="needs Debian's chromium and chromedriver (apt-get install chromium chromium-driver)")
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--no-proxy-server",
+                 "--window-size=1280,1400", f"--user-data-dir={tmp_path / 'chromium'}",
+                 # article images point at the real site: fail them at once, offline
+                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def statuses(driver: WebDriver, server: Server) -> list[tuple[int, str]]:
+    """HTTP status of every response the browser got from the server since last asked."""
+    seen = []
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.responseReceived":
+            response = message["params"]["response"]
+            if response["url"].startswith(server.url):
+                seen.append((response["status"], response["url"]))
+    return seen
+
+
+def wanted_ids(year: str = "") -> set[str]:
+    return {a["article_id"] for a in expected_articles()
+            if mentions(a, "党建") and a["published_at"].startswith(year)}
+
+
+def search(driver: WebDriver, server: Server, *, complete: bool) -> list[str]:
+    """Search from the form; check every result; returns the article ids listed."""
+    driver.get(f"{server.url}/archive/search")
+    box = driver.find_element(By.ID, "pd-q")
+    box.send_keys(QUERY)
+    box.submit()
+    WebDriverWait(driver, 20).until(expected_conditions.url_contains("q="))
+    results = driver.find_elements(By.CSS_SELECTOR, "li.pd-result")
+    ids = []
+    for result in results:
+        link = result.find_element(By.CSS_SELECTOR, "a.pd-result-title")
+        ids.append(link.get_attribute("href").rsplit("/", 1)[1])
+        assert " gb " in f" {result.find_element(By.CSS_SELECTOR, '.pd-result-meta').text} "
+        marks = [mark.text for mark in result.find_elements(By.CSS_SELECTOR, ".pd-snippet mark")]
+        assert marks and all(normalise(mark) == "党建" for mark in marks), result.text
+    assert set(ids) == wanted_ids() if complete else set(ids) <= wanted_ids()
+    assert len(ids) == len(set(ids))
+    return ids
+
+
+def narrow_by_year(driver: WebDriver, year: str, *, complete: bool) -> None:
+    """From the search page, through the facet link, to one year of the results."""
+    driver.find_element(By.CSS_SELECTOR, "a.pd-facet-link").click()
+    facet = WebDriverWait(driver, 20).until(
+        expected_conditions.presence_of_element_located((By.ID, "facet-published_at")))
+    assert "published_at (year)" in facet.text
+    facet.find_element(By.LINK_TEXT, year).click()
+    WebDriverWait(driver, 20).until(
+        expected_conditions.url_contains(f"published_at__startswith={year}"))
+    dates = [cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "td.col-published_at")]
+    ids = {cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "td.col-article_id")}
+    assert dates and all(date.startswith(year) for date in dates)
+    assert ids == wanted_ids(year) if complete else ids <= wanted_ids(year)
+    heading = driver.find_element(By.CSS_SELECTOR, ".content h3").text
+    assert f"{len(ids)} row" in heading and f"starts with \"{year}\"" in heading, heading
+
+
+def read_article(driver: WebDriver, server: Server, article_id: str) -> None:
+    """From the search page, open an article; check it against the reference parse."""
+    article = next(a for a in expected_articles() if a["article_id"] == article_id)
+    driver.get(f"{server.url}/archive/search?q={quote(QUERY)}")
+    driver.find_element(By.CSS_SELECTOR, f"a.pd-result-title[href$='/{article_id}']").click()
+    heading = WebDriverWait(driver, 20).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".pd-article h1")))
+    assert heading.text == article["title"]
+    shown = driver.find_elements(By.CSS_SELECTOR, ".pd-body p, .pd-body figcaption")
+    assert [node.text for node in shown] == article["body"]
+    editors = driver.find_element(By.CSS_SELECTOR, ".pd-editors").text
+    assert editors == f"(责编：{'、'.join(article['editors'])})"
+    original = driver.find_element(By.CSS_SELECTOR, "a.pd-original")
+    assert original.get_attribute("href") == article["url"]
+
+
+def screenshot(driver: WebDriver, name: str) -> None:
+    """The whole page, not just the window, into artifacts/."""
+    width, height = driver.get_window_size()["width"], driver.get_window_size()["height"]
+    page_height = driver.execute_script("return document.documentElement.scrollHeight")
+    driver.set_window_size(width, max(height, page_height + 100))
+    driver.save_screenshot(str(ARTIFACTS / name))
+    driver.set_window_size(width, height)
+
+
+def start_crawl(db: Path, proxy: ReplayServer) -> subprocess.Popen[str]:
+    env = dict(os.environ, http_proxy=proxy.proxy_url, https_proxy=proxy.proxy_url, no_proxy="")
+    return subprocess.Popen(
+        [sys.executable, "-m", "archive.cli", "crawl", "--db", str(db), "--column", "360300",
+         "--config", str(CRAWL_CONFIG), "--edition", "gb", "--edition", "big5"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def poll_api(server: Server, article_id: str, stop: threading.Event,
+             answers: list[tuple[int, str]]) -> None:
+    """Fetch the API over and over: a search, a faceted table, an article, a CSV."""
+    paths = [f"/archive/search.json?q={quote(QUERY)}&_shape=array",
+             f"/archive/articles.json?_search={quote(QUERY)}&_facet=source",
+             f"/archive/articles/{article_id}.json", "/archive/articles.csv?_size=max"]
+    while not stop.is_set():
+        for path in paths:
+            try:
+                status, body = server.get(path)
+                if path.endswith("array"):
+                    json.loads(body)  # whole, parseable answers only
+            except (OSError, ValueError) as error:
+                status, path = 0, f"{path}: {error!r}"
+            answers.append((status, path))
+
+
+def test_browse_search_facet_and_read_while_a_crawl_writes(tmp_path: Path,
+                                                          browser: WebDriver) -> None:
+    db = tmp_path / "archive.db"
+    with ReplayServer(SITE) as replay:
+        first = crawl(db, replay, "--max-list-pages", "1")
+    assert first.returncode == 0, first.stderr
+    with sqlite3.connect(db) as connection:
+        archived = connection.execute("SELECT article_id FROM articles LIMIT 1").fetchone()[0]
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with served(db) as server, ReplayServer(SITE, latency=0.4) as slow:
+        answers: list[tuple[int, str]] = []
+        stop = threading.Event()
+        poller = threading.Thread(target=poll_api, args=(server, archived, stop, answers))
+        crawler = start_crawl(db, slow)
+        poller.start()
+        rounds_during_crawl = 0
+        responses = []
+        try:
+            while crawler.poll() is None:
+                ids = search(browser, server, complete=False)
+                narrow_by_year(browser, "2023", complete=False)
+                read_article(browser, server, ids[0])
+                rounds_during_crawl += crawler.poll() is None
+                responses += statuses(browser, server)
+        finally:
+            stop.set()
+            poller.join(timeout=60)
+            _, err = crawler.communicate(timeout=120)
+        assert crawler.returncode == 0, err
+        assert "Traceback" not in err and "locked" not in err, err
+        assert rounds_during_crawl >= 1, "the crawl ended before the browser finished a round"
+
+        # the crawl is over: the whole column is there
+        search(browser, server, complete=True)
+        screenshot(browser, "serve-search.png")
+        narrow_by_year(browser, "2021", complete=True)
+        screenshot(browser, "serve-facets.png")
+        read_article(browser, server, SEED)
+        assert browser.find_element(By.CSS_SELECTOR, ".pd-body figure img").get_attribute("src")
+        screenshot(browser, "serve-article.png")
+
+        responses += statuses(browser, server)
+        assert responses and [(status, url) for status, url in responses if status >= 400] == []
+        assert answers and [answer for answer in answers if answer[0] != 200] == []
+        assert server.errors() == []
