@@ -1,16 +1,20 @@
-"""``pdarchive``: crawl, parse, search, export, stats, serve, reparse.
+"""``pdarchive``: crawl, schedule, parse, search, export, stats, serve, reparse.
 
 Exit codes: 0 success; 1 the command ran but something failed (a page could not
 be parsed, nothing to export); 2 usage error, missing file or unusable archive;
 3 a crawl finished but looks wrong (most pages refused or parsed by the generic
-fallback: the site's layout probably changed); 4 another crawl holds the archive;
-130 interrupted.
+fallback, or a list page that links to nothing: the site's layout probably
+changed); 4 another crawl holds the archive; 5 a crawl stopped because the archive
+could not be written (disk full, file made read-only or damaged under it: what was
+committed before is kept); 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -19,13 +23,11 @@ from typing import Any, NoReturn
 
 from crawler.config import ConfigError
 
+from .errors import UsageError
 from .store import Archive, ArchiveError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WARNING, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
-
-
-class UsageError(Exception):
-    """A one-line message for the user; exit code 2."""
+EXIT_UNWRITABLE = 5
 
 
 class _Parser(argparse.ArgumentParser):
@@ -94,6 +96,10 @@ def cmd_parse(args: argparse.Namespace) -> int:
 # -- crawl ------------------------------------------------------------------------
 
 def cmd_crawl(args: argparse.Namespace) -> int:
+    if args.redis:  # a worker of a distributed crawl
+        from .distributed_cli import crawl_worker
+
+        return crawl_worker(args)
     from crawler.run import CrawlLocked, run_crawl
 
     try:
@@ -105,6 +111,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         print(f"pdarchive: {error}", file=sys.stderr)
         return EXIT_LOCKED
     print(result.summary(), file=sys.stderr)
+    if result.status == "failed":
+        return EXIT_UNWRITABLE
     if result.status == "interrupted":
         return EXIT_INTERRUPTED
     if result.status == "warning":
@@ -112,21 +120,108 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _crawl_argv(args: argparse.Namespace) -> list[str]:
+    """The ``pdarchive crawl`` options that ``args`` (of ``schedule``) carries."""
+    argv = ["--db", str(args.db), "--log-level", args.log_level]
+    for column in args.column or []:
+        argv += ["--column", column]
+    for edition in args.edition or []:
+        argv += ["--edition", edition]
+    if args.max_list_pages is not None:
+        argv += ["--max-list-pages", str(args.max_list_pages)]
+    if args.config is not None:
+        argv += ["--config", str(args.config)]
+    if args.full:
+        argv.append("--full")
+    return argv
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from crawler.config import load_config, parse_duration
+
+    from .schedule import ScheduleError, Scheduler, Timetable
+
+    load_config(args.config)  # a bad config fails now, not at every run
+    try:
+        timetable = Timetable(
+            every=parse_duration(args.every) if args.every else None, cron=args.cron,
+            jitter=parse_duration(args.jitter) if args.jitter is not None else None)
+    except ScheduleError as error:
+        raise UsageError(str(error)) from error
+    if args.max_runs is not None and args.max_runs < 1:
+        raise UsageError("--max-runs needs at least 1")
+    return Scheduler(timetable, _crawl_argv(args), max_runs=args.max_runs).run()
+
+
 # -- export, stats, reparse -------------------------------------------------------
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import Filters, iter_records, write_jsonl
+    from .export import Filters, iter_json, iter_records, write_csv, write_json, write_jsonl
+    from .search import QueryError
 
+    if args.bom and args.format != "csv":
+        raise UsageError("--bom is for --format csv")
     archive = _open(args.db, readonly=True)
-    records = iter_records(archive, Filters(args.since, args.until, args.column))
+    filters = Filters(args.since, args.until, args.column, args.source)
+    try:
+        records: Any = (iter_records if args.format == "csv" else iter_json)(
+            archive, filters, args.query)
+    except QueryError as error:
+        raise UsageError(f"cannot search for {args.query!r}: {error}") from error
+    writers: dict[str, Callable[[Any, Any], int]] = {
+        "jsonl": write_jsonl, "json": write_json,
+        "csv": partial(write_csv, bom=args.bom)}
+    write = writers[args.format]
     if args.output:
-        from .atomic import atomic_text_file
+        from .atomic import atomic_binary_file, atomic_text_file
 
-        with atomic_text_file(Path(args.output)) as out:
-            count = write_jsonl(records, out)
+        # JSON comes as UTF-8 bytes; CSV writes its own CRLF row ends (newline="")
+        with (atomic_text_file(Path(args.output), newline="") if args.format == "csv"
+              else atomic_binary_file(Path(args.output))) as out:
+            count = write(records, out)
     else:
-        count = write_jsonl(records, sys.stdout)
+        count = write(records, sys.stdout if args.format == "csv" else sys.stdout.buffer)
     print(f"exported {count} articles", file=sys.stderr)
+    return EXIT_OK
+
+
+# -- search, reindex --------------------------------------------------------------
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from .search import ANSI_MARKS, TEXT_MARKS, QueryError, format_text, search
+
+    if args.limit < 1:
+        raise UsageError("--limit needs at least 1")
+    on_terminal = (args.format == "text" and sys.stdout.isatty()
+                   and not os.environ.get("NO_COLOR"))
+    try:
+        hits = search(_open(args.db, readonly=True), args.query, since=args.since,
+                      until=args.until, column=args.column, source=args.source,
+                      limit=args.limit, marks=ANSI_MARKS if on_terminal else TEXT_MARKS)
+    except QueryError as error:
+        raise UsageError(f"cannot search for {args.query!r}: {error}") from error
+    if args.format == "json":
+        print(json.dumps([hit.as_json() for hit in hits], ensure_ascii=False, indent=2))
+    elif hits:
+        print(format_text(hits, args.query, ANSI_MARKS if on_terminal else None))
+    else:
+        print(f"no article matches {args.query!r}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from . import fulltext
+    from .locking import CrawlLocked, crawl_lock
+
+    archive = _open(args.db)
+    try:
+        # the crawl lock: a crawl started meanwhile exits at once instead of waiting
+        with crawl_lock(args.db), archive.transaction():
+            count = fulltext.rebuild(archive.db)
+    except CrawlLocked as error:
+        print(f"pdarchive: {error}", file=sys.stderr)
+        return EXIT_LOCKED
+    print(f"reindexed {count} articles", file=sys.stderr)
     return EXIT_OK
 
 
@@ -147,6 +242,23 @@ def cmd_reparse(args: argparse.Namespace) -> int:
     result = reparse(_open(args.db))
     print(result.summary(), file=sys.stderr)
     return EXIT_FAILED if result.failed else EXIT_OK
+
+
+# -- serve ------------------------------------------------------------------------
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port must be 0 to 65535, not {args.port}")
+    _open(args.db, readonly=True).close()  # a missing or foreign file: say so now
+    from .serve import listen, serve  # Datasette takes a while to import
+
+    try:
+        sock = listen(args.host, args.port)
+    except OSError as error:
+        raise UsageError(
+            f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from error
+    serve(args.db, sock)
+    return EXIT_OK
 
 
 # -- the parser -------------------------------------------------------------------
@@ -171,20 +283,44 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
-    crawl = commands.add_parser("crawl", parents=[common], help="crawl columns into the archive")
-    crawl.add_argument("--column", action="append", metavar="ID",
-                       help="column id to crawl (repeatable; default: the configured set)")
-    crawl.add_argument("--edition", action="append", choices=["gb", "big5"],
-                       help="edition to fetch (repeatable; default from config: gb)")
-    crawl.add_argument("--max-list-pages", type=int, metavar="N",
-                       help="follow at most N list pages per column")
-    crawl.add_argument("--full", action="store_true",
-                       help="re-fetch every listed article and update changed ones")
-    crawl.add_argument("--config", type=Path, help="TOML configuration file")
-    crawl.add_argument("--log-level", default="WARNING",
-                       choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-                       help="Scrapy log level (default: WARNING; progress is shown anyway)")
+    crawl_options = _Parser(add_help=False)
+    crawl_options.add_argument(
+        "--column", action="append", metavar="ID",
+        help="column id to crawl (repeatable; default: the configured set)")
+    crawl_options.add_argument("--edition", action="append", choices=["gb", "big5"],
+                               help="edition to fetch (repeatable; default from config: gb)")
+    crawl_options.add_argument("--max-list-pages", type=int, metavar="N",
+                               help="follow at most N list pages per column")
+    crawl_options.add_argument("--full", action="store_true",
+                               help="re-fetch every listed article and update changed ones")
+    crawl_options.add_argument("--config", type=Path, help="TOML configuration file")
+    crawl_options.add_argument(
+        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="Scrapy log level (default: WARNING; progress is shown anyway)")
+
+    crawl = commands.add_parser("crawl", parents=[common, crawl_options],
+                                help="crawl columns into the archive")
     crawl.set_defaults(handler=cmd_crawl)
+    from .distributed_cli import add_commands as add_distributed_commands
+
+    add_distributed_commands(commands, common, crawl)
+
+    schedule = commands.add_parser(
+        "schedule", parents=[common, crawl_options],
+        help="run crawls on a schedule, in the foreground (containers, tmux)",
+        description="Run `pdarchive crawl` with the given crawl options on a schedule, each "
+                    "run in a fresh process, logging one line per run. Ctrl-C or SIGTERM "
+                    "stops it (a running crawl stops cleanly first).")
+    when = schedule.add_mutually_exclusive_group(required=True)
+    when.add_argument("--every", metavar="DURATION",
+                      help="run now, then every DURATION (90s, 30m, 6h, 1d)")
+    when.add_argument("--cron", metavar="EXPR",
+                      help='run at the times of a cron expression, local time ("0 * * * *")')
+    schedule.add_argument("--jitter", metavar="DURATION",
+                          help="random delay added to each run (default: 5%% of the period, "
+                               "at most 10m; 0 for none)")
+    schedule.add_argument("--max-runs", type=int, metavar="N", help="stop after N runs")
+    schedule.set_defaults(handler=cmd_schedule)
 
     parse = commands.add_parser("parse", parents=[common],
                                 help="fetch or read single pages and print their parse")
@@ -202,7 +338,31 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--since", type=_date, metavar="DATE")
     export.add_argument("--until", type=_date, metavar="DATE")
     export.add_argument("--column", metavar="ID")
+    export.add_argument("--source", metavar="TEXT", help="only articles whose source has TEXT")
+    export.add_argument("--query", metavar="Q",
+                        help="only articles that `pdarchive search Q` finds (all of them)")
+    export.add_argument("--bom", action="store_true",
+                        help="start a CSV with a UTF-8 byte order mark (for Excel)")
     export.set_defaults(handler=cmd_export)
+
+    search = commands.add_parser(
+        "search", parents=[common], help="full-text search, in either script",
+        description="Ranked full-text search (BM25, titles first) in simplified or "
+                    "traditional script. Words must all occur; \"a phrase\" in quotes; "
+                    "-word excludes; a OR b takes either.")
+    search.add_argument("query", metavar="QUERY")
+    search.add_argument("--since", type=_date, metavar="DATE")
+    search.add_argument("--until", type=_date, metavar="DATE")
+    search.add_argument("--column", metavar="ID")
+    search.add_argument("--source", metavar="TEXT", help="only articles whose source has TEXT")
+    search.add_argument("--limit", type=int, default=20, metavar="N",
+                        help="show the best N (default: 20)")
+    search.add_argument("--format", choices=["text", "json"], default="text")
+    search.set_defaults(handler=cmd_search)
+
+    reindex = commands.add_parser("reindex", parents=[common],
+                                  help="rebuild the full-text index from the articles")
+    reindex.set_defaults(handler=cmd_reindex)
 
     stats = commands.add_parser("stats", parents=[common], help="what the archive holds")
     stats.add_argument("--format", choices=["text", "json"], default="text")
@@ -211,11 +371,20 @@ def build_parser() -> argparse.ArgumentParser:
     reparse = commands.add_parser("reparse", parents=[common],
                                   help="re-extract every article from the stored raw pages")
     reparse.set_defaults(handler=cmd_reparse)
+
+    serve = commands.add_parser("serve", parents=[common],
+                                help="browse and search the archive in a web browser (read-only)")
+    serve.add_argument("--port", type=int, default=8001,
+                       help="port to listen on (default: 8001; 0: any free port)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: 127.0.0.1, this machine only)")
+    serve.set_defaults(handler=cmd_serve)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    args: argparse.Namespace | None = None
     try:
         args = parser.parse_args(argv)
         if getattr(args, "url_option", None):
@@ -224,6 +393,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args)
     except (UsageError, ArchiveError, ConfigError) as error:
         print(f"pdarchive: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except sqlite3.DatabaseError as error:
+        # Damage the opening checks did not see (only `crawl` reads every page first).
+        print(f"pdarchive: error: {getattr(args, 'db', 'the archive')} cannot be read: {error} "
+              "(`sqlite3 FILE 'PRAGMA integrity_check'` tells more)", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("pdarchive: interrupted", file=sys.stderr)

@@ -4,8 +4,9 @@ Tables: ``articles`` (one row per article id, both editions), ``article_versions
 (earlier text of changed articles), ``pages`` (every fetched URL with its raw body,
 zlib-compressed, so ``reparse`` needs no network), ``failures`` (open failures per
 URL, with retry backoff), ``runs`` (what each crawl did, and which columns it
-walked to the end: where the next incremental crawl may stop early), and
-``articles_fts`` (see fulltext.py).
+walked to the end: where the next incremental crawl may stop early), and the
+search index ``articles_fts`` with ``search_text`` (see fulltext.py; an article's
+rowid follows its publication time).
 
 WAL mode lets readers (search, ``serve``) work while a crawl writes; each article
 is written with its pages and its index row in one transaction.
@@ -33,13 +34,31 @@ from .record import content_hash
 SCHEMA_VERSION = 1
 JSON_COLUMNS = ("editors", "authors", "photographers", "body", "images", "pages", "editions",
                 "big5", "headers", "args", "gb", "columns", "complete_columns")
-#: failed URLs are retried after 1 h, 2 h, 4 h, … up to a week
+#: failed URLs are retried after 1 h, 2 h, 4 h, … up to a week (unless the crawl
+#: configuration says otherwise: failure_retry_after, failure_retry_max)
 RETRY_BASE = timedelta(hours=1)
 RETRY_MAX = timedelta(days=7)
 
 
 class ArchiveError(Exception):
     """The archive file cannot be used (missing, corrupt, not an archive, read-only)."""
+
+
+def storage_problem(error: sqlite3.Error, path: str | Path) -> str:
+    """A one-line explanation of a failed write for the user, naming the likely cause."""
+    text = str(error)
+    lowered = text.lower()
+    if "full" in lowered:
+        cause = "the disk is full"
+    elif "readonly" in lowered or "read-only" in lowered:
+        cause = "the archive is read-only"
+    elif "malformed" in lowered or "not a database" in lowered:
+        cause = "the archive file is damaged"
+    elif "i/o" in lowered:
+        cause = "the disk reported an I/O error"
+    else:
+        cause = "the archive could not be written"
+    return f"{cause} ({path}: {text})"
 
 
 def utc_now() -> str:
@@ -159,6 +178,41 @@ class Archive:
             self._check_and_migrate(readonly)
         except sqlite3.DatabaseError as error:
             raise ArchiveError(f"{self.path} is not a usable archive: {error}") from error
+        if not readonly:
+            self._check_writable()
+
+    def _check_writable(self) -> None:
+        """Fail now, with a clear message, if writes will fail later.
+
+        SQLite opens a file it may not write (another user's, a read-only mount)
+        read-only without a word, and in WAL mode even takes the write lock; only a
+        statement that writes fails. This one writes no row, and is rolled back.
+        """
+        connection = self.db.conn
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                connection.execute("UPDATE runs SET id = id WHERE 0")
+            finally:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+        except sqlite3.Error as error:
+            self.db.conn.close()
+            raise ArchiveError(f"{self.path} cannot be written: "
+                               f"{storage_problem(error, self.path)}") from error
+
+    def check_integrity(self) -> None:
+        """Refuse a damaged file before writing to it (``PRAGMA quick_check``: reads
+        every page, so it costs about one sequential read of the file)."""
+        try:
+            problems = [row[0] for row in self.db.execute("PRAGMA quick_check(3)")]
+        except sqlite3.DatabaseError as error:
+            problems = [str(error)]
+        if problems != ["ok"]:
+            found = " ".join(" ".join(problems).replace("*** in database main ***", "").split())
+            raise ArchiveError(
+                f"{self.path} is damaged ({found}); it was left as it is: copy what can be "
+                "saved with `sqlite3 FILE .recover` and crawl into a new file")
 
     # -- schema -----------------------------------------------------------------
 
@@ -183,13 +237,32 @@ class Archive:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One atomic write: everything inside commits together or not at all."""
+        """One atomic write: everything inside commits together or not at all.
+
+        Inside another transaction it is a savepoint of that one, so a caller can make
+        several writes (``pdarchive ingest``: an item and the note that it was written)
+        one atomic write.
+        """
         connection = self.db.conn
+        if connection.in_transaction:
+            connection.execute("SAVEPOINT nested")
+            try:
+                yield
+            except BaseException:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK TO nested")
+                    connection.execute("RELEASE nested")
+                raise
+            connection.execute("RELEASE nested")
+            return
         connection.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
-            connection.execute("ROLLBACK")
+            # SQLite may already have rolled back by itself (a full disk, an I/O
+            # error): a second ROLLBACK would hide the real error behind its own.
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
             raise
         connection.execute("COMMIT")
 
@@ -248,6 +321,10 @@ class Archive:
     def known_article_ids(self) -> set[str]:
         return {row[0] for row in self.db.execute("SELECT article_id FROM articles")}
 
+    def column_article_counts(self) -> dict[str, int]:
+        return {row[0]: row[1] for row in self.db.execute(
+            "SELECT column_id, count(*) FROM articles GROUP BY column_id")}
+
     def article(self, article_id: str) -> dict[str, Any] | None:
         rows = self.db.execute_returning_dicts(
             "SELECT * FROM articles WHERE article_id = ?", [article_id])
@@ -289,19 +366,32 @@ class Archive:
                     "content_hash": existing[1], "replaced_at": now,
                     "record": json.dumps(previous, ensure_ascii=False)})
                 row.update(version=existing[2] + 1, first_seen_at=existing[3])
-                self.db.table("articles").update(article["article_id"], row)
-                rowid = existing[0]
                 outcome = "updated"
             else:
                 row.update(version=1, first_seen_at=now)
-                self.db.table("articles").insert(row)
-                rowid = self.db.execute("SELECT rowid FROM articles WHERE article_id = ?",
-                                        [article["article_id"]]).fetchone()[0]
                 outcome = "new"
+            # rowids follow publication time (the index lists newest first by rowid)
+            row["rowid"] = fulltext.article_rowid(self.db, article["published_at"],
+                                                  existing[0] if existing else None)
+            rowid = self._upsert("articles", row, "article_id")
             self._save_pages(pages, run_id, keep_unchanged=False)
             self._clear_failures([page.url for page in pages])
             fulltext.index_article(self.db, rowid, article)
         return outcome
+
+    def _upsert(self, table: str, row: dict[str, Any], pk: str) -> int:
+        """Insert or update one row by primary key; returns its rowid.
+
+        Plain SQL on the write path: sqlite-utils' insert/upsert introspect the table
+        on every call, which was half the cost of storing an article.
+        """
+        columns = ", ".join(row)
+        updates = ", ".join(f"{column} = excluded.{column}" for column in row if column != pk)
+        cursor = self.db.execute(
+            f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' * len(row))}) "
+            f"ON CONFLICT({pk}) DO UPDATE SET {updates} RETURNING rowid",
+            list(row.values()))
+        return int(cursor.fetchone()[0])
 
     def _save_pages(self, pages: list[FetchedPage], run_id: int | None, *,
                     keep_unchanged: bool) -> None:
@@ -312,7 +402,7 @@ class Archive:
                                       [page.url]).fetchone()
                 if row and row[0] == digest:
                     continue
-            self.db.table("pages").upsert({
+            self._upsert("pages", {
                 "url": page.url, "kind": page.kind, "article_id": page.article_id,
                 "edition": page.edition, "page": page.page, "status": page.status,
                 "headers": json.dumps(page.headers, ensure_ascii=False),
@@ -320,12 +410,14 @@ class Archive:
                 "extractor": page.extractor, "sha256": digest, "size": len(page.body),
                 "body": zlib.compress(page.body, 6), "fetched_at": page.fetched_at,
                 "run_id": run_id,
-            }, pk="url")
+            }, "url")
 
     def save_list_page(self, page: FetchedPage, run_id: int | None) -> None:
-        """Keep a list page's latest body; an unchanged page changes no row."""
+        """Keep a list page's latest body (an unchanged page changes no row) and close
+        any failure recorded for it."""
         with self.transaction():
             self._save_pages([page], run_id, keep_unchanged=True)
+            self._clear_failures([page.url])
 
     def page_bodies(self) -> Iterator[dict[str, Any]]:
         """Every stored article page with its raw body, grouped by article."""
@@ -341,13 +433,19 @@ class Archive:
 
     def record_failure(self, url: str, *, stage: str, reason: str, http_status: int | None,
                        run_id: int | None, article_id: str | None = None,
-                       column_id: str | None = None) -> None:
+                       column_id: str | None = None, retry_after: float | None = None,
+                       retry_max: float | None = None) -> None:
+        """Record (or count again) a failure of ``url``: the next attempt is due after
+        ``retry_after`` seconds (default RETRY_BASE), doubled with every attempt up to
+        ``retry_max`` (default RETRY_MAX)."""
         now = datetime.now(timezone.utc)
+        base = RETRY_BASE.total_seconds() if retry_after is None else retry_after
+        ceiling = RETRY_MAX.total_seconds() if retry_max is None else retry_max
         with self.transaction():
             row = self.db.execute(
                 "SELECT attempts, first_seen_at FROM failures WHERE url = ?", [url]).fetchone()
             attempts = (row[0] if row else 0) + 1
-            wait = min(RETRY_BASE * 2 ** (attempts - 1), RETRY_MAX)
+            wait = timedelta(seconds=min(base * 2.0 ** min(attempts - 1, 64), ceiling))
             self.db.table("failures").upsert({
                 "url": url, "article_id": article_id, "column_id": column_id, "stage": stage,
                 "reason": reason, "http_status": http_status, "attempts": attempts,
@@ -355,7 +453,7 @@ class Archive:
                 "last_seen_at": now.isoformat(timespec="seconds"),
                 "next_attempt_at": (now + wait).isoformat(timespec="seconds"),
                 "run_id": run_id,
-            }, pk="url")
+            }, "url")
 
     def _clear_failures(self, urls: list[str]) -> None:
         for url in urls:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from importlib import resources
@@ -16,6 +17,31 @@ else:  # pragma: no cover
 
 class ConfigError(ValueError):
     """The configuration file is missing or says something that cannot be used."""
+
+
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: str | float) -> float:
+    """Seconds in ``value``: a number (of seconds, as systemd reads a bare number), or
+    ``"90s"``, ``"30m"``, ``"6h"``, ``"1d"``, ``"1h30m"``. Raises ConfigError for
+    anything else or a negative value."""
+    if isinstance(value, bool):
+        raise ConfigError(f"not a duration: {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        text = str(value).strip().lower().replace(" ", "")
+        if re.fullmatch(r"\d+(?:\.\d+)?", text):
+            text += "s"
+        if not text or _DURATION.sub("", text):
+            raise ConfigError(f"not a duration: {value!r} (use e.g. 90s, 30m, 6h, 1d, 1h30m)")
+        seconds = sum(float(number) * _UNIT_SECONDS[unit]
+                      for number, unit in _DURATION.findall(text))
+    if seconds < 0:
+        raise ConfigError(f"a duration cannot be negative: {value!r}")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -40,6 +66,12 @@ class Config:
     max_response_bytes: int = 10 * 1024 * 1024
     retries: int = 3
     backoff_base: float = 2.0
+    #: seconds before a failed page is tried again by a later crawl; doubles with
+    #: every failed attempt, up to failure_retry_max
+    failure_retry_after: float = 3600.0
+    failure_retry_max: float = 7 * 86400.0
+    #: processes parsing pages beside the crawl: "auto" (cores − 1) or a number (0: none)
+    parse_workers: int | str = "auto"
     source: str = "defaults"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -67,6 +99,10 @@ def _read(path: Path | None) -> dict[str, Any]:
         raise ConfigError(f"{path or 'default config'}: {error}") from error
 
 
+#: [crawl] keys given as durations ("1h", "7d") or seconds
+_DURATION_KEYS = ("failure_retry_after", "failure_retry_max")
+
+
 def load_config(path: str | Path | None = None) -> Config:
     """The defaults, with every key the file at ``path`` sets taking precedence."""
     data = _read(None)
@@ -84,6 +120,12 @@ def load_config(path: str | Path | None = None) -> Config:
         )
     except KeyError as error:
         raise ConfigError("every [[columns]] entry needs an id") from error
+    for key in _DURATION_KEYS:
+        if key in crawl:
+            try:
+                crawl[key] = parse_duration(crawl[key])
+            except ConfigError as error:
+                raise ConfigError(f"[crawl] {key}: {error}") from None
     editions = tuple(crawl.get("editions", ["gb"]))
     if set(editions) - {"gb", "big5"}:
         raise ConfigError(f"unknown edition in {editions}: use gb and/or big5")

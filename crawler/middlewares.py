@@ -7,10 +7,14 @@ from urllib.parse import urljoin, urlparse
 from scrapy import Request, Spider
 from scrapy.crawler import Crawler
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
+from scrapy.robotstxt import RobotParser
 from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet import reactor
+from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
 
 
@@ -54,13 +58,19 @@ class BackoffRetryMiddleware(RetryMiddleware):
 
 
 class OffsiteRedirectMiddleware:
-    """Refuse redirects that leave the channel's host.
+    """Refuse redirects that leave the channel's host or go round in a loop, and
+    keep every other redirect from vanishing.
 
     An archive of js.people.com.cn must not store another site's page under its
     URL. Scrapy's OffsiteMiddleware drops the redirected request when it is
     scheduled, without calling the original request's errback, so the page would
     vanish without a recorded failure; raising here (process_response runs before
     RedirectMiddleware's, 610 > 600) sends IgnoreRequest to the errback instead.
+
+    The duplicate filter would silently drop a redirect to a URL already requested
+    (the other half of a loop, another listed article) in the same way, so the
+    request is marked ``dont_filter`` before RedirectMiddleware copies it: a
+    redirect then either arrives, or ends in REDIRECT_MAX_TIMES' IgnoreRequest.
     """
 
     def process_response(self, request: Request, response: Response,
@@ -70,4 +80,24 @@ class OffsiteRedirectMiddleware:
             target = urljoin(request.url, location.decode("latin-1"))
             if urlparse(target).hostname != urlparse(request.url).hostname:
                 raise IgnoreRequest(f"redirect off the site to {target}")
+            chain = [*request.meta.get("redirect_urls", []), request.url]
+            if target in chain:
+                raise IgnoreRequest("redirect loop: " + " -> ".join([*chain, target]))
+            request.dont_filter = True
         return response
+
+
+class AllRequestsRobotsTxtMiddleware(RobotsTxtMiddleware):
+    """Scrapy's RobotsTxtMiddleware, with every request checked against robots.txt.
+
+    Requests that arrive while robots.txt is still downloading all await one shared
+    Deferred; in Scrapy 2.19 the first awaiter's callback consumes its result, so
+    every later one gets None, "no robots.txt", and goes through unchecked: at the
+    start of a crawl, that is every column but one and every failure retried.
+    Once the Deferred has fired the parser is stored, so read it from there.
+    """
+
+    async def robot_parser(self, request: Request) -> RobotParser | None:
+        parser = await super().robot_parser(request)
+        stored = self._parsers.get(urlparse_cached(request).netloc)
+        return parser if stored is None or isinstance(stored, Deferred) else stored

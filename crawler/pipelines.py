@@ -1,29 +1,33 @@
-"""The one writer: merge an article's pages and editions, validate, store."""
+"""The one writer of a crawl in one process: items go to the archive through ItemWriter."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from typing import Any, cast
 
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import CloseSpider
+from scrapy.utils.defer import deferred_from_coro
 
-from archive.record import IncompleteArticle, combine_editions, merge_pages
-from archive.store import Archive, RunCounts
-from crawler.items import ArticleItem, FailureItem, ListPageItem
+from archive.store import Archive, storage_problem
 from crawler.spiders.jiangsu import JiangsuSpider
+from crawler.writer import ItemWriter
 
-#: share of article pages parsed by the fallback (or refused) above which a run
-#: is reported as a warning: the site's layout has probably changed
-LAYOUT_WARNING_SHARE = 0.5
+#: the spider's close reason when the archive cannot be written (disk full, …)
+UNWRITABLE = "archive_unwritable"
+
+logger = logging.getLogger(__name__)
 
 
 class ArchivePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
-        self.counts = RunCounts()
-        self.refused = 0
         self.run_id: int | None = None
+        #: why the archive could not be written; once set, nothing more is written
+        self.storage_error = ""
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> ArchivePipeline:
@@ -40,68 +44,57 @@ class ArchivePipeline:
     def open_spider(self) -> None:
         spider = self.spider
         self.archive: Archive = spider.archive
-        self.run_id = self.archive.start_run({
-            "editions": spider.editions, "max_list_pages": spider.max_list_pages,
-            "full": spider.full, "config": spider.config.source,
-        }, columns=spider.columns)
+        try:
+            self.run_id = self.archive.start_run({
+                "editions": spider.editions, "max_list_pages": spider.max_list_pages,
+                "full": spider.full, "config": spider.config.source,
+            }, columns=spider.columns)
+        except sqlite3.Error as error:
+            self._unwritable(error)
+            raise CloseSpider(UNWRITABLE) from error
         self.stats.set_value("pdarchive/run_id", self.run_id)
+        self.writer = ItemWriter(
+            self.archive, self.run_id, retry_after=spider.config.failure_retry_after,
+            retry_max=spider.config.failure_retry_max,
+            on_count=lambda key: self.stats.inc_value(f"pdarchive/{key}"))
 
-    def _count(self, key: str) -> None:
-        setattr(self.counts, key, getattr(self.counts, key) + 1)
-        self.stats.inc_value(f"pdarchive/{key}")
+    def _unwritable(self, error: sqlite3.Error) -> None:
+        """Remember why writing failed; every transaction before this one is whole."""
+        self.storage_error = storage_problem(error, self.archive.path)
+        logger.error("cannot write the archive, stopping the crawl: %s", self.storage_error)
 
     def process_item(self, item: Any) -> Any:
-        if isinstance(item, ArticleItem):
-            self._store_article(item)
-        elif isinstance(item, FailureItem):
-            self._store_failure(item)
-        elif isinstance(item, ListPageItem):
-            self.archive.save_list_page(item.fetched, self.run_id)
+        if self.storage_error:
+            return item  # the crawl is closing; the items still in flight are dropped
+        try:
+            self.writer.write(item)
+        except sqlite3.Error as error:
+            # A full disk, a file made read-only or damaged under the crawl: going on
+            # would only fail again, page after page. Stop, and say why.
+            self._unwritable(error)
+            deferred_from_coro(self.crawler.engine.close_spider_async(reason=UNWRITABLE))
         return item
 
-    def _store_article(self, item: ArticleItem) -> None:
-        try:
-            merged = {edition: merge_pages([page.record for page in pages])
-                      for edition, pages in item.editions.items()}
-        except IncompleteArticle as error:
-            first = next(iter(item.editions.values()))[0]
-            self._store_failure(FailureItem(first.fetched.url, "store", str(error), None,
-                                            item.article_id, item.column_id))
-            return
-        article = combine_editions(merged)
-        pages = [page.fetched for edition_pages in item.editions.values()
-                 for page in edition_pages]
-        if any(page.extractor == "fallback" for page in pages):
-            self._count("fallback")
-        self._count(self.archive.save_article(article, pages, self.run_id))
-
-    def _store_failure(self, item: FailureItem) -> None:
-        if item.stage == "parse":
-            self.refused += 1
-        self._count("failed")
-        self.archive.record_failure(
-            item.url, stage=item.stage, reason=item.reason, http_status=item.http_status,
-            run_id=self.run_id, article_id=item.article_id, column_id=item.column_id)
-
     def finish_run(self, reason: str) -> None:
-        self.counts.requests = int(self.stats.get_value("downloader/request_count") or 0)
-        stored = self.counts.new + self.counts.updated + self.counts.unchanged
-        suspicious = self.counts.fallback + self.refused
-        message = ""
-        if reason != "finished":
-            status = "interrupted"
-            message = f"stopped: {reason}"
-        elif suspicious and suspicious > LAYOUT_WARNING_SHARE * (stored + self.refused):
-            status = "warning"
-            message = (f"{suspicious} of {stored + self.refused} article pages were refused "
-                       "or parsed by the generic fallback: the site's layout may have changed")
-        else:
-            status = "finished"
-        self.stats.set_value("pdarchive/status", status)
-        self.stats.set_value("pdarchive/message", message)
+        status, message = "finished", ""
+        if self.storage_error:
+            status, message = "failed", self.storage_error
+        elif self.run_id is not None:
+            status, message = self.writer.verdict(reason)
         complete = [column for column in self.spider.columns
                     if self.spider.walk_complete.get(column)]
         if self.run_id is not None:
-            self.archive.finish_run(self.run_id, self.counts, status, message,
-                                    complete if status != "interrupted" else [])
+            try:
+                counts = self.writer.counts
+                counts.requests = int(self.stats.get_value("downloader/request_count") or 0)
+                self.archive.finish_run(self.run_id, counts, status, message,
+                                        complete if status in ("finished", "warning") else [])
+            except sqlite3.Error as error:
+                # With the disk full even this may fail: the next crawl marks the run
+                # interrupted. The articles stored before are committed either way.
+                if not self.storage_error:
+                    self._unwritable(error)
+                    status, message = "failed", self.storage_error
+        self.stats.set_value("pdarchive/status", status)
+        self.stats.set_value("pdarchive/message", message)
         self.archive.close()  # the spider opened it; the run's last write is this one

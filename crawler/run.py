@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,40 +9,10 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from archive.locking import CrawlLocked, crawl_lock  # noqa: F401 (CrawlLocked: for callers)
 from archive.store import Archive
 from crawler.config import load_config
 from crawler.spiders.jiangsu import JiangsuSpider
-
-
-class CrawlLocked(RuntimeError):
-    """Another crawl is writing this archive."""
-
-
-@contextmanager
-def crawl_lock(db: Path) -> Iterator[None]:
-    """An exclusive lock beside the archive for the length of a crawl.
-
-    ``flock`` is released by the kernel when its process dies, so a lock left by a
-    crawl killed with ``kill -9`` is free again at once: nothing to clean up.
-    """
-    path = db.with_name(db.name + ".lock")
-    handle = open(path, "a+")  # noqa: SIM115 (held open for the lock's lifetime)
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            raise CrawlLocked(
-                f"another crawl ({holder}) is writing {db}; this one exits without crawling"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        yield
-    finally:
-        handle.close()
 
 
 @dataclass
@@ -59,8 +25,9 @@ class CrawlResult:
         value = lambda key: int(self.stats.get(key) or 0)  # noqa: E731
         line = (f"crawl {self.status}: {value('downloader/request_count')} requests, "
                 f"{value('pdarchive/new')} new, {value('pdarchive/updated')} updated, "
-                f"{value('pdarchive/unchanged')} unchanged, {value('pdarchive/failed')} failed"
-                f" (run {self.stats.get('pdarchive/run_id')})")
+                f"{value('pdarchive/unchanged')} unchanged, {value('pdarchive/failed')} failed")
+        if self.stats.get("pdarchive/run_id") is not None:  # None: not even the run recorded
+            line += f" (run {self.stats['pdarchive/run_id']})"
         return f"{line}\n{self.message}" if self.message else line
 
 
@@ -78,8 +45,13 @@ def run_crawl(*, db: Path, config_path: Path | None, columns: list[str] | None,
               editions: list[str] | None, max_list_pages: int | None, full: bool,
               log_level: str = "WARNING") -> CrawlResult:
     load_config(config_path)  # a bad config is a usage error before anything starts
-    Archive(db).close()  # likewise an unusable archive; creates a new one
     with crawl_lock(db):
+        # Likewise an unusable archive (damaged, read-only); creates a new one.
+        archive = Archive(db)
+        try:
+            archive.check_integrity()
+        finally:
+            archive.close()
         process = CrawlerProcess(crawl_settings(db, config_path, log_level))
         crawler = process.create_crawler(JiangsuSpider)
         process.crawl(crawler, column=columns, edition=editions,

@@ -218,6 +218,10 @@ class ReplayHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as Scrapy's connection pool expects
     server: _HTTPServer
 
+    # BaseHTTPRequestHandler writes headers and body in separate sends; with Nagle's
+    # algorithm against the client's delayed ACK each answer stalled ~40 ms.
+    disable_nagle_algorithm = True
+
     def setup(self) -> None:
         super().setup()
         self.server.connection_opened(self.connection)

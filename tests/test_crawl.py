@@ -92,7 +92,8 @@ def test_full_crawl_refetches_and_keeps_versions_of_changed_articles(
     assert crawl(db, replay).returncode == 0
     url = "http://js.people.com.cn/n2/2021/0908/c360300-34401096.html"
     page = (replay.site_dir / "js.people.com.cn/n2/2021/0908/c360300-34401096.html").read_bytes()
-    changed = page.replace("徐州城管“以案明纪月月谈”常态开展".encode(), "徐州城管“以案明纪”常态开展".encode())
+    changed = page.replace("徐州城管“以案明纪月月谈”常态开展".encode(),
+                           "徐州城管“以案明纪”常态开展".encode())
     replay.add_page(url, changed, headers={"Content-Type": "text/html"})
 
     result = crawl(db, replay, "--full")

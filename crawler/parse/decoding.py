@@ -9,6 +9,7 @@ the candidates and the check of each against the bytes are ours.
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 
 from w3lib.encoding import (
@@ -20,6 +21,15 @@ from w3lib.encoding import (
 
 # Tried in this order when nothing is declared or every declaration is contradicted.
 _FALLBACK_ENCODINGS = ("utf-8", "gb18030", "big5hkscs")
+
+# GB18030 and BIG5 accept almost any byte pair, so a page decoded with the other
+# one's codec decodes "cleanly" into nonsense: BIG5 read as GB18030 turns common
+# characters into kana, Greek, Cyrillic, box drawing and private-use code points,
+# which a Chinese news page hardly ever holds. Above this share of the non-ASCII
+# characters, a legacy decoding is taken for mojibake and the next candidate tried.
+_MOJIBAKE = re.compile("[\u0370-\u04ff\u2500-\u257f\u3040-\u312f\uac00-\ud7af\ue000-\uf8ff]")
+_NON_ASCII = re.compile("[^\x00-\x7f]")
+_MOJIBAKE_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -40,10 +50,16 @@ def _normalise(name: str | None) -> str | None:
 
 
 def _strict_decode(body: bytes, encoding: str) -> str | None:
+    """``body`` decoded, or None if it does not decode, or decodes into mojibake."""
     try:
-        return body.decode(encoding)
+        text = body.decode(encoding)
     except (UnicodeDecodeError, LookupError):
         return None
+    if encoding != "utf-8":
+        non_ascii = len(_NON_ASCII.findall(text))
+        if non_ascii and len(_MOJIBAKE.findall(text)) > _MOJIBAKE_SHARE * non_ascii:
+            return None
+    return text
 
 
 def _is_utf8_with_multibyte(body: bytes) -> bool:

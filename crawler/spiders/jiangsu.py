@@ -12,7 +12,9 @@ from typing import Any
 from urllib.parse import urljoin
 
 import scrapy
+from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
@@ -21,8 +23,9 @@ from twisted.python.failure import Failure
 from archive.store import Archive, FetchedPage, utc_now
 from crawler.config import Config, load_config
 from crawler.items import ArticleItem, FailureItem, ListPageItem, ParsedPageResult
-from crawler.parse import ParseRefused, parse_document
+from crawler.parse import ParsedPage, ParseRefused
 from crawler.parse.urls import ArticleUrl, parse_article_url, parse_list_url
+from crawler.parser_pool import ParserPool, worker_count
 
 
 def _split(value: Any) -> list[str]:
@@ -42,6 +45,7 @@ def _headers(response: Response) -> dict[str, str]:
 
 class JiangsuSpider(scrapy.Spider):
     name = "jiangsu"
+    parser: ParserPool
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -74,6 +78,8 @@ class JiangsuSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider._configure(load_config(crawler.settings.get("PDARCHIVE_CONFIG")),
                           crawler.settings.get("PDARCHIVE_DB"))
+        spider.parser = ParserPool(worker_count(spider.config.parse_workers))
+        crawler.signals.connect(spider.parser.close, signal=signals.spider_closed)
         return spider
 
     def _configure(self, config: Config, db_path: str) -> None:
@@ -89,7 +95,14 @@ class JiangsuSpider(scrapy.Spider):
         self.max_list_pages = int(limit) if limit not in (None, "") else config.max_list_pages
         self.archive = Archive(db_path)
         self.known = self.archive.known_article_ids()
+        self.column_counts = self.archive.column_article_counts()
         self.scheduled: set[str] = set()
+        #: articles whose failed pages still wait out their backoff: the list walk
+        #: leaves them alone (start() asks for them once they are due), unless --full
+        due = {failure["url"] for failure in self.archive.failures_due()}
+        self.backing_off = set() if self.full else {
+            failure["article_id"] for failure in self.archive.failures()
+            if failure["article_id"] and failure["url"] not in due}
         #: may a column stop at the first list page holding a known article?
         self.may_stop_early = {
             column: not self.full and self.archive.column_walk_completed(column)
@@ -122,20 +135,33 @@ class JiangsuSpider(scrapy.Spider):
 
     def parse_list(self, response: Response, column: str, page: int) -> Iterator[Any]:
         self.crawler.stats.set_value("pdarchive/column", column)
+        listed = [
+            parsed for href in response.css("a::attr(href)").getall()
+            if (parsed := parse_article_url(urljoin(response.url, href.strip())))
+            and parsed.edition == "gb" and parsed.page == 1 and parsed.column_id in self.columns
+        ]
+        if page == 1 and not listed and self.column_counts.get(column):
+            # A column that had articles now lists none: the list layout changed or
+            # the site serves a stub. Say so loudly, and keep the last good list page.
+            self.walk_complete[column] = False
+            yield FailureItem(
+                response.url, "list",
+                f"the list page links to no article (the archive holds "
+                f"{self.column_counts[column]} of column {column}): the list layout may have "
+                "changed",
+                response.status, None, column)
+            return
         yield ListPageItem(column, FetchedPage(
             url=response.url, status=response.status, headers=_headers(response),
             body=response.body, fetched_at=utc_now(), kind="list"))
         seen_known = False
-        for href in response.css("a::attr(href)").getall():
-            parsed = parse_article_url(urljoin(response.url, href.strip()))
-            if parsed is None or parsed.edition != "gb" or parsed.page != 1:
-                continue
-            if parsed.column_id not in self.columns:
-                continue
+        for parsed in listed:
             if parsed.article_id in self.known:
                 seen_known = True
                 if not self.full:
                     continue
+            if parsed.article_id in self.backing_off:
+                continue
             yield from self._article_requests(parsed)
 
         if seen_known and self.may_stop_early[column]:
@@ -174,25 +200,31 @@ class JiangsuSpider(scrapy.Spider):
             meta={"article_id": article.article_id, "column": article.column_id},
         )
 
-    def parse_article(self, response: Response, item: ArticleItem, article: ArticleUrl,
-                      edition: str, page: int) -> Iterator[Any]:
+    async def parse_article(self, response: Response, item: ArticleItem, article: ArticleUrl,
+                            edition: str, page: int) -> AsyncIterator[Any]:
         content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1") or None
         fetched = FetchedPage(
             url=response.url, status=response.status, headers=_headers(response),
             body=response.body, fetched_at=utc_now(), article_id=article.article_id,
             edition=edition, page=page)
         try:
-            parsed = parse_document(response.body, response.url, content_type)
+            parsed = await self.parser.parse(response.body, response.url, content_type)
         except ParseRefused as refusal:
-            yield from self._give_up(item, article, edition, FailureItem(
-                response.url, "parse", f"{refusal.kind}: {refusal.reason}", response.status,
-                article.article_id, article.column_id))
+            for output in self._give_up(item, article, edition, FailureItem(
+                    response.url, "parse", f"{refusal.kind}: {refusal.reason}",
+                    response.status, article.article_id, article.column_id)):
+                yield output
             return
+        for output in self._accept(item, article, edition, page, fetched, parsed):
+            yield output
+
+    def _accept(self, item: ArticleItem, article: ArticleUrl, edition: str, page: int,
+                fetched: FetchedPage, parsed: ParsedPage) -> Iterator[Any]:
         fetched.encoding, fetched.extractor = parsed.encoding, parsed.extractor
         if parsed.record["article_id"] != article.article_id:
             yield from self._give_up(item, article, edition, FailureItem(
-                response.url, "parse", f"page says article {parsed.record['article_id']}",
-                response.status, article.article_id, article.column_id))
+                fetched.url, "parse", f"page says article {parsed.record['article_id']}",
+                fetched.status, article.article_id, article.column_id))
             return
         pages = item.editions.setdefault(edition, [])
         pages.append(ParsedPageResult(fetched, parsed.record))
@@ -215,6 +247,36 @@ class JiangsuSpider(scrapy.Spider):
         yield failure
         yield from self._next_edition(item, article, edition)
 
+    def _fetch_reason(self, failure: Failure) -> str:
+        """What went wrong, in words a person reading ``pdarchive stats`` can act on.
+
+        Matched on exception class names as well as classes: Scrapy's download
+        errors were renamed across versions (twisted's TimeoutError, _DataLoss, …).
+        """
+        settings = self.crawler.settings
+        message = failure.getErrorMessage()
+        names = {cls.__name__ for cls in type(failure.value).__mro__}
+        if failure.check(IgnoreRequest):
+            if "robots.txt" in message.lower():
+                return "forbidden by robots.txt"
+            if "max redirections" in message:
+                return (f"too many redirects (more than {settings.getint('REDIRECT_MAX_TIMES')})"
+                        ": a redirect loop")
+            return message or "ignored"
+        if names & {"TimeoutError", "DownloadTimeoutError"}:
+            return f"timed out after {settings.getfloat('DOWNLOAD_TIMEOUT'):g} s"
+        if "ResponseDataLossError" in names or "DataLoss" in message:
+            return "truncated: the connection closed before the announced Content-Length"
+        if "max size" in message:
+            return (f"too large: over the {settings.getint('DOWNLOAD_MAXSIZE')}-byte limit "
+                    "(max_response_bytes); not downloaded")
+        if "ConnectionRefusedError" in names or "DownloadConnectionRefusedError" in names:
+            return "connection refused"
+        if names & {"ConnectionLost", "ResponseNeverReceived", "DownloadFailedError",
+                    "ConnectionDone", "ResponseFailed"}:
+            return "connection lost: the server closed or reset it before a whole answer"
+        return f"{failure.type.__name__}: {message}"
+
     def failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
         status = None
@@ -223,9 +285,11 @@ class JiangsuSpider(scrapy.Spider):
             status = response.status
             reason = f"HTTP {status}"
         else:
-            reason = f"{failure.type.__name__}: {failure.getErrorMessage()}"
+            reason = self._fetch_reason(failure)
         kwargs = request.cb_kwargs
-        failure_item = FailureItem(request.url, "fetch", reason, status,
+        # Recorded under the URL the crawl asked for, not where redirects led it.
+        url = request.meta.get("redirect_urls", [request.url])[0]
+        failure_item = FailureItem(url, "fetch", reason, status,
                                    request.meta.get("article_id"), request.meta.get("column"))
         if "item" in kwargs:
             yield from self._give_up(kwargs["item"], kwargs["article"], kwargs["edition"],

@@ -1,0 +1,51 @@
+"""The archive's write lock: one writer per archive file at a time.
+
+Taken by ``pdarchive crawl`` and by ``pdarchive ingest`` (the writer of a distributed
+crawl), so that neither writes an archive the other is writing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .store import ArchiveError
+
+
+class CrawlLocked(RuntimeError):
+    """Another crawl is writing this archive."""
+
+
+@contextmanager
+def crawl_lock(db: Path) -> Iterator[None]:
+    """An exclusive lock beside the archive for the length of a crawl.
+
+    ``flock`` is released by the kernel when its process dies, so a lock left by a
+    crawl killed with ``kill -9`` is free again at once: nothing to clean up (the
+    file stays, naming the last holder, and is reused).
+    """
+    path = db.with_name(db.name + ".lock")
+    try:
+        handle = open(path, "a+")  # noqa: SIM115 (held open for the lock's lifetime)
+    except OSError as error:
+        raise ArchiveError(f"cannot write beside {db}: the lock file {path}: "
+                           f"{error.strerror}") from error
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise CrawlLocked(
+                f"another crawl ({holder}) is writing {db}; this one exits without crawling"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        yield
+    finally:
+        handle.close()

@@ -1,0 +1,97 @@
+"""Crawled items into the archive: the one write path of both kinds of crawl.
+
+``ArchivePipeline`` calls it for a crawl in one process, ``pdarchive ingest`` for the
+items workers of a distributed crawl pushed to Redis; both store exactly the same
+rows for the same items. No Scrapy here: ingest runs without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from archive.record import IncompleteArticle, combine_editions, merge_pages
+from archive.store import Archive, RunCounts
+from crawler.items import ArticleItem, FailureItem, ListPageItem
+
+#: share of article pages parsed by the fallback (or refused) above which a run
+#: is reported as a warning: the site's layout has probably changed
+LAYOUT_WARNING_SHARE = 0.5
+
+
+class ItemWriter:
+    """Merges an article's pages and editions, validates, and stores items of one run.
+
+    ``on_count(key)`` is told of every count it takes ("new", "updated", "unchanged",
+    "failed", "fallback"). sqlite3 errors (a full disk, …) propagate: the caller
+    decides whether to stop.
+    """
+
+    def __init__(self, archive: Archive, run_id: int | None, *,
+                 retry_after: float | None = None, retry_max: float | None = None,
+                 on_count: Callable[[str], None] | None = None,
+                 counts: RunCounts | None = None) -> None:
+        self.archive = archive
+        self.run_id = run_id
+        self.retry_after = retry_after
+        self.retry_max = retry_max
+        self.on_count = on_count
+        self.counts = counts or RunCounts()
+        #: article pages refused by the parser
+        self.refused = 0
+        #: list pages that suddenly link to no article: a warning, with these reasons
+        self.empty_lists: list[str] = []
+
+    def _count(self, key: str) -> None:
+        setattr(self.counts, key, getattr(self.counts, key) + 1)
+        if self.on_count is not None:
+            self.on_count(key)
+
+    def write(self, item: object) -> None:
+        if isinstance(item, ArticleItem):
+            self._store_article(item)
+        elif isinstance(item, FailureItem):
+            self._store_failure(item)
+        elif isinstance(item, ListPageItem):
+            self.archive.save_list_page(item.fetched, self.run_id)
+
+    def _store_article(self, item: ArticleItem) -> None:
+        try:
+            merged = {edition: merge_pages([page.record for page in pages])
+                      for edition, pages in item.editions.items()}
+        except IncompleteArticle as error:
+            first = next(iter(item.editions.values()))[0]
+            self._store_failure(FailureItem(first.fetched.url, "store", str(error), None,
+                                            item.article_id, item.column_id))
+            return
+        article = combine_editions(merged)
+        pages = [page.fetched for edition_pages in item.editions.values()
+                 for page in edition_pages]
+        if any(page.extractor == "fallback" for page in pages):
+            self._count("fallback")
+        self._count(self.archive.save_article(article, pages, self.run_id))
+
+    def _store_failure(self, item: FailureItem) -> None:
+        if item.stage == "parse":
+            self.refused += 1
+        elif item.stage == "list":
+            self.empty_lists.append(f"{item.url}: {item.reason}")
+        self._count("failed")
+        self.archive.record_failure(
+            item.url, stage=item.stage, reason=item.reason, http_status=item.http_status,
+            run_id=self.run_id, article_id=item.article_id, column_id=item.column_id,
+            retry_after=self.retry_after, retry_max=self.retry_max)
+
+    def verdict(self, reason: str) -> tuple[str, str]:
+        """The run's status and message, given why it ended ("finished", "shutdown", …)."""
+        stored = self.counts.new + self.counts.updated + self.counts.unchanged
+        suspicious = self.counts.fallback + self.refused
+        layout_changed = list(self.empty_lists)
+        if suspicious and suspicious > LAYOUT_WARNING_SHARE * (stored + self.refused):
+            layout_changed.insert(0, (
+                f"{suspicious} of {stored + self.refused} article pages were refused or "
+                "parsed by the generic fallback: the site's layout may have changed"))
+        if reason != "finished":
+            return "interrupted", f"stopped: {reason}"
+        if layout_changed:
+            return "warning", "; ".join(layout_changed)
+        return "finished", ""

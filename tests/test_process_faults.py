@@ -1,0 +1,284 @@
+"""Process faults: the machine misbehaves under the crawl.
+
+``kill -9`` in the middle of writing, a disk that fills up, an archive that cannot be
+written, a damaged archive file. Each must end with a clear message and lose nothing
+already committed. The disk-full and read-only tests mount small filesystems
+(tmpfs, read-only bind mounts): they need root, as in CI, and are skipped with the
+reason otherwise. Every mount is undone, whatever happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.mirror import build_mirror
+from tests import checks
+from tests.conftest import FIXTURES, SITE, pdarchive
+from tests.replay import ReplayServer
+
+pytestmark = pytest.mark.timeout(120)
+
+CONFIG = FIXTURES / "fault_test.toml"
+N_ARTICLES = 150
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic column of N_ARTICLES articles, a few of them multi-page."""
+    return build_mirror(tmp_path_factory.mktemp("mirror") / "site", N_ARTICLES,
+                        per_list_page=25, multi_page_every=9)
+
+
+def expected(site: Path) -> list[dict[str, Any]]:
+    return list(json.loads((site / "EXPECTED.json").read_text("utf-8"))["articles"])
+
+
+@pytest.fixture(scope="module")
+def reference_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An archive of the reference mirror, to copy and then damage."""
+    db = tmp_path_factory.mktemp("reference") / "archive.db"
+    with ReplayServer(SITE) as server:
+        result = crawl(db, server)
+    assert result.returncode == 0, result.stderr
+    return db
+
+
+def crawl(db: Path, server: ReplayServer) -> Any:
+    return pdarchive("crawl", "--db", db, "--column", "360300", "--config", CONFIG,
+                     proxy=server, timeout=100)
+
+
+def start_crawl(db: Path, server: ReplayServer) -> subprocess.Popen[str]:
+    env = dict(os.environ, http_proxy=server.proxy_url, https_proxy=server.proxy_url,
+               no_proxy="")
+    return subprocess.Popen(
+        [sys.executable, "-m", "archive.cli", "crawl", "--db", str(db), "--column", "360300",
+         "--config", str(CONFIG)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stored(db: Path) -> int:
+    try:
+        return checks.article_count(db)
+    except sqlite3.Error:
+        return 0
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid``, from /proc."""
+    parents: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def kill_9(process: subprocess.Popen[str]) -> None:
+    """``kill -9`` the crawl, then end the helpers it started, which a SIGKILL does
+    not reach (its parse workers would otherwise live on as orphans)."""
+    helpers = descendants(process.pid)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    for helper in helpers:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(helper, signal.SIGKILL)
+
+
+def _run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, capture_output=True, text=True, timeout=20)
+
+
+@contextmanager
+def mounted(target: Path, *mount_args: str) -> Iterator[Path]:
+    """``mount ARGS TARGET`` for the length of the block; skips the test if this
+    machine does not let us mount (not root, no CAP_SYS_ADMIN in a container)."""
+    result = _run("mount", *mount_args, str(target))
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount here (needs root): {result.stderr.strip()}")
+    try:
+        yield target
+    finally:
+        if _run("umount", str(target)).returncode != 0:
+            _run("umount", "-l", str(target))  # still busy: detach now, free when idle
+
+
+@contextmanager
+def tmpfs(directory: Path, size: str) -> Iterator[Path]:
+    directory.mkdir(exist_ok=True)
+    with mounted(directory, "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs"):
+        yield directory
+
+
+def one_line_error(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.startswith("pdarchive: error:")]
+    assert len(lines) == 1 and "Traceback" not in stderr, stderr
+    return lines[0]
+
+
+# -- kill -9 --------------------------------------------------------------------------
+
+def test_kill_9_while_writing_loses_nothing_committed(tmp_path: Path, mirror: Path) -> None:
+    db = tmp_path / "archive.db"
+    want = expected(mirror)
+    with ReplayServer(mirror) as server:
+        # Killed three times at different points of the write stream, then let finish.
+        for threshold in (15, 45, 80):
+            process = start_crawl(db, server)
+            deadline = time.monotonic() + 60
+            while stored(db) < threshold:
+                assert process.poll() is None, f"crawl ended early: {process.communicate()}"
+                assert time.monotonic() < deadline, "crawl too slow to be killed"
+                time.sleep(0.01)
+            kill_9(process)
+            assert checks.integrity(db) == "ok"
+            checks.assert_every_article_is_expected(db, want)  # whole, right, once
+            assert checks.runs(db)[-1]["status"] == "running"  # as the killed crawl left it
+
+        result = crawl(db, server)  # at once: the dead crawl's lock is no obstacle
+    assert result.returncode == 0, result.stderr
+    assert checks.integrity(db) == "ok"
+    checks.assert_every_article_is_expected(db, want)
+    assert checks.article_count(db) == N_ARTICLES
+    assert [run["status"] for run in checks.runs(db)] == ["interrupted"] * 3 + ["finished"]
+    assert checks.failures(db) == {}
+
+
+# -- a full disk ------------------------------------------------------------------------
+
+def test_full_disk_stops_the_crawl_cleanly_and_keeps_what_was_committed(
+        tmp_path: Path, mirror: Path) -> None:
+    want = expected(mirror)
+    with tmpfs(tmp_path / "small", "1m") as disk, ReplayServer(mirror) as server:
+        db = disk / "archive.db"
+        result = crawl(db, server)
+
+        assert result.returncode == 5, result.stderr
+        assert "the disk is full" in result.stderr
+        assert "Traceback" not in result.stderr
+        kept = checks.article_count(db)
+        assert 0 < kept < N_ARTICLES
+        assert checks.integrity(db) == "ok"
+        checks.assert_every_article_is_expected(db, want)
+        assert checks.runs(db)[-1]["status"] in ("failed", "running")  # if it could say so
+
+        # Space is freed: the next crawl completes the archive.
+        assert _run("mount", "-o", "remount,size=64m", str(disk)).returncode == 0
+        result = crawl(db, server)
+        assert result.returncode == 0, result.stderr
+        assert checks.article_count(db) == N_ARTICLES
+        checks.assert_every_article_is_expected(db, want)
+        assert checks.integrity(db) == "ok"
+        assert checks.runs(db)[0]["status"] in ("failed", "interrupted")
+
+
+# -- an archive that cannot be written --------------------------------------------------
+
+def test_read_only_filesystem_is_a_clear_usage_error(tmp_path: Path,
+                                                     reference_archive: Path) -> None:
+    with tmpfs(tmp_path / "disk", "16m") as disk, ReplayServer(SITE) as server:
+        db = disk / "archive.db"
+        shutil.copyfile(reference_archive, db)
+        digest = checks.file_digest(db)
+        assert _run("mount", "-o", "remount,ro", str(disk)).returncode == 0
+        try:
+            result = crawl(db, server)
+            assert result.returncode == 2, result.stderr
+            assert "Read-only file system" in one_line_error(result.stderr)
+            assert server.requests == []
+            assert checks.file_digest(db) == digest
+        finally:
+            _run("mount", "-o", "remount,rw", str(disk))
+
+
+def test_read_only_archive_file_is_a_clear_usage_error(tmp_path: Path,
+                                                       reference_archive: Path) -> None:
+    """The archive file alone cannot be written (another user's file, say); its
+    directory can. Simulated with a read-only bind mount of the file onto itself,
+    which binds root too (root ignores file permissions)."""
+    db = tmp_path / "archive.db"
+    shutil.copyfile(reference_archive, db)
+    digest = checks.file_digest(db)
+    with ReplayServer(SITE) as server, mounted(db, "--bind", str(db)):
+        assert _run("mount", "-o", "remount,ro,bind", str(db)).returncode == 0
+        result = crawl(db, server)
+        assert result.returncode == 2, result.stderr
+        line = one_line_error(result.stderr)
+        assert "cannot be written: the archive is read-only" in line, line
+        assert server.requests == []
+        # still readable: stats and search go on working
+        stats = pdarchive("stats", "--db", db, "--format", "json", check=True)
+        assert json.loads(stats.stdout)["articles"] == 19
+    assert checks.file_digest(db) == digest
+
+
+# -- a damaged archive ---------------------------------------------------------------
+
+def _overwrite(path: Path, offset: int, size: int, seed: int = 7) -> None:
+    noise = random.Random(seed).randbytes(size)
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        handle.write(noise)
+
+
+def test_archive_with_a_destroyed_header_is_refused_and_left_alone(
+        tmp_path: Path, reference_archive: Path) -> None:
+    db = tmp_path / "archive.db"
+    shutil.copyfile(reference_archive, db)
+    _overwrite(db, 0, 100)
+    digest = checks.file_digest(db)
+    with ReplayServer(SITE) as server:
+        result = crawl(db, server)
+        assert server.requests == []
+    assert result.returncode == 2, result.stderr
+    assert "is not a usable archive" in one_line_error(result.stderr)
+    for command in (["stats"], ["export", "--format", "jsonl"]):
+        other = pdarchive(*command, "--db", db)
+        assert other.returncode == 2, other.stderr
+        one_line_error(other.stderr)
+    assert checks.file_digest(db) == digest
+
+
+def test_archive_damaged_in_the_middle_is_refused_and_left_alone(
+        tmp_path: Path, reference_archive: Path) -> None:
+    db = tmp_path / "archive.db"
+    shutil.copyfile(reference_archive, db)
+    with sqlite3.connect(db) as connection:
+        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+        root = connection.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'articles'").fetchone()[0]
+    connection.close()
+    assert root > 1 and db.stat().st_size > root * page_size  # a page mid-file
+    _overwrite(db, (root - 1) * page_size, page_size)  # the articles table's b-tree page
+    digest = checks.file_digest(db)
+    with ReplayServer(SITE) as server:
+        result = crawl(db, server)
+        assert server.requests == []
+    assert result.returncode == 2, result.stderr
+    line = one_line_error(result.stderr)
+    assert "is damaged" in line and "left as it is" in line, line
+    stats = pdarchive("stats", "--db", db)
+    assert stats.returncode == 2, stats.stderr
+    one_line_error(stats.stderr)
+    assert checks.file_digest(db) == digest
