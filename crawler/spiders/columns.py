@@ -16,9 +16,10 @@ import scrapy
 from scrapy.crawler import Crawler
 from scrapy.http import Response
 
-from crawler.config import load_config
+from crawler.config import Config, load_config
 from crawler.parse.text import clean
 from crawler.parse.urls import parse_article_url, parse_list_url
+from crawler.spiders.base import ConfiguredSpider
 
 
 @dataclass
@@ -28,15 +29,17 @@ class ColumnLink:
     found_on: str
 
 
-class ColumnsSpider(scrapy.Spider):
+class ColumnsSpider(ConfiguredSpider):
     name = "columns"
+    config: Config
+    host: str
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> ColumnsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         spider.config = load_config(crawler.settings.get("PDARCHIVE_CONFIG"))
         spider.host = urlparse(spider.config.base_url).hostname or ""
-        spider.allowed_domains = [spider.host]
+        spider.allowed_domains = [spider.host]  # type: ignore[attr-defined]
         return spider
 
     async def start(self) -> AsyncIterator[scrapy.Request]:

@@ -16,7 +16,6 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
-from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
@@ -26,6 +25,7 @@ from crawler.items import ArticleItem, FailureItem, ListPageItem, ParsedPageResu
 from crawler.parse import ParsedPage, ParseRefused
 from crawler.parse.urls import ArticleUrl, parse_article_url, parse_list_url
 from crawler.parser_pool import ParserPool, worker_count
+from crawler.spiders.base import ConfiguredSpider
 
 
 def _split(value: Any) -> list[str]:
@@ -43,27 +43,9 @@ def _headers(response: Response) -> dict[str, str]:
     }
 
 
-class JiangsuSpider(scrapy.Spider):
+class JiangsuSpider(ConfiguredSpider):
     name = "jiangsu"
     parser: ParserPool
-
-    @classmethod
-    def update_settings(cls, settings: BaseSettings) -> None:
-        """Politeness settings from the TOML configuration (``-s`` still wins)."""
-        super().update_settings(settings)
-        config = load_config(settings.get("PDARCHIVE_CONFIG"))
-        settings.setdict({
-            "DOWNLOAD_DELAY": config.delay,
-            "CONCURRENT_REQUESTS_PER_DOMAIN": config.concurrent_per_host,
-            "AUTOTHROTTLE_ENABLED": config.autothrottle,
-            "AUTOTHROTTLE_START_DELAY": max(config.delay, 0.1),
-            "ROBOTSTXT_OBEY": config.obey_robots_txt,
-            "USER_AGENT": config.user_agent,
-            "DOWNLOAD_TIMEOUT": config.timeout,
-            "DOWNLOAD_MAXSIZE": config.max_response_bytes,
-            "RETRY_TIMES": config.retries,
-            "RETRY_BACKOFF_BASE": config.backoff_base,
-        }, priority="spider")
 
     def __init__(self, column: Any = None, edition: Any = None, max_list_pages: Any = None,
                  full: Any = False, **kwargs: Any) -> None:
