@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bs4 import BeautifulSoup, Tag
 
@@ -44,6 +45,7 @@ class Compound:
         return not self.classes or self.classes.issubset(tag.get("class") or ())
 
 
+@lru_cache(maxsize=256)
 def _compile(selector: str) -> list[list[Compound]]:
     return [[Compound.parse(part) for part in group.split()] for group in selector.split(",")]
 
@@ -54,7 +56,6 @@ class PageIndex:
         self._by_id: dict[str, list[Tag]] = {}
         self._by_class: dict[str, list[Tag]] = {}
         self._by_name: dict[str, list[Tag]] = {}
-        self._compiled: dict[str, list[list[Compound]]] = {}
         for tag in soup.find_all(True):
             self._by_name.setdefault(tag.name, []).append(tag)
             tag_id = tag.get("id")
@@ -73,9 +74,7 @@ class PageIndex:
     def select(self, selector: str, scope: Tag | None = None) -> list[Tag]:
         """Tags matching ``selector`` (descendant combinators, comma groups), in document
         order per group, inside ``scope`` when given; detached tags are skipped."""
-        groups = self._compiled.get(selector)
-        if groups is None:
-            groups = self._compiled[selector] = _compile(selector)
+        groups = _compile(selector)
         found: list[Tag] = []
         seen: set[int] = set()
         for compounds in groups:

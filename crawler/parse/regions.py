@@ -42,6 +42,7 @@ def _region_compounds() -> tuple[frozenset[str], frozenset[str], frozenset[str]]
 
 
 _NAMES, _IDS, _CLASSES = _region_compounds()
+_HEAD_METAS = frozenset({"contentid", "catalogs"})
 
 
 def _is_region(element: etree._Element) -> bool:
@@ -65,6 +66,12 @@ def template_regions(text: str) -> str | None:
     on_path: set[etree._Element] = set(regions)
     for region in regions:
         on_path.update(region.iterancestors())
+    # Of the head, only the meta tags that identify an article are ever read (when
+    # the URL does not say): the rest is dropped with what is never text.
+    for head in root.iter("head"):
+        for child in list(head):
+            if child.tag != "meta" or (child.get("name") or "").lower() not in _HEAD_METAS:
+                head.remove(child)
     # Never text: dropped here, in C, so BeautifulSoup does not build them.
     for element in list(root.iter(etree.Comment, "script", "style", "link", "noscript")):
         if element.getparent() is not None:
