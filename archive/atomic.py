@@ -5,19 +5,21 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 @contextmanager
-def atomic_text_file(path: Path, encoding: str = "utf-8", newline: str | None = None
-                     ) -> Iterator[IO[str]]:
+def _atomic_file(path: Path, mode: str, **options: Any) -> Iterator[IO[Any]]:
     """A temporary file beside ``path``, renamed over it only when the block succeeds."""
     path = path.resolve()
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding=encoding, newline=newline) as out:
+        with os.fdopen(fd, mode, **options) as out:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.fchmod(fd, 0o666 & ~umask)  # as open() would have made it, not mkstemp's 0600
             yield out
             out.flush()
             os.fsync(out.fileno())
@@ -25,3 +27,12 @@ def atomic_text_file(path: Path, encoding: str = "utf-8", newline: str | None = 
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def atomic_text_file(path: Path, encoding: str = "utf-8", newline: str | None = None
+                     ) -> AbstractContextManager[IO[str]]:
+    return _atomic_file(path, "w", encoding=encoding, newline=newline)
+
+
+def atomic_binary_file(path: Path) -> AbstractContextManager[IO[bytes]]:
+    return _atomic_file(path, "wb")

@@ -33,8 +33,15 @@ from datasette.utils.asgi import BadRequest, Request
 
 from . import fulltext
 from .article_page import article_view
-from .search import END, START, TEXT_MARKS, QueryError, compile_query, parse_query
-from .search import _best_snippet as best_snippet  # what `pdarchive search` shows
+from .search import (
+    END,
+    START,
+    TEXT_MARKS,
+    QueryError,
+    best_snippet,  # what `pdarchive search` shows
+    compile_query,
+    parse_query,
+)
 from .search import highlight as highlight_hits
 
 #: the name (and URL path) of the archive in Datasette; the templates are named for it
@@ -118,7 +125,7 @@ def prepare_connection(conn: sqlite3.Connection, database: str) -> None:
 
 def search_sql() -> str:
     """Ranked as ``pdarchive search`` ranks (BM25, fulltext.WEIGHTS), except that this
-    ranks every match where it ranks a query's newest 1,000 when there are more; the
+    ranks every match where it ranks a query's newest 500 when there are more; the
     snippets, computed only for the rows returned, are its snippets."""
     weights = ", ".join(str(weight) for weight in fulltext.WEIGHTS)
     snippet_arguments = ", ".join(["articles.body", ":q", *(

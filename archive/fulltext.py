@@ -1,30 +1,81 @@
-"""The full-text index: an FTS5 table of normalised bigram terms, one row per article.
+"""The full-text index: FTS5 over normalised bigram terms, one row per article.
 
-Kept current by ``Archive`` in the same transaction as the article it indexes;
-``rebuild`` re-creates it from the articles table (``pdarchive reindex``).
+Two tables, kept current by ``Archive.save_article`` in the same transaction as the
+article they index, and re-created from the articles table by ``rebuild``
+(``pdarchive reindex``):
+
+- ``articles_fts``: a contentless FTS5 table (``tokenize='ascii'`` over the terms of
+  textnorm.index_terms, ``prefix='1'`` so that one-character queries are prefix
+  queries served from their own index) whose rowid is ``articles.rowid``. Columns:
+  ``title`` (pre-title, title and subtitle), ``body``, ``source`` and ``people``
+  (editors, authors, photographers).
+- ``search_text``: the normalised text of those columns and its length in terms,
+  per article. Search counts its hits there to rank (see archive/search.py), and the
+  index is updated from it: a contentless table forgets what it indexed, and taking
+  a row out of it takes the row's terms.
+
+An article with both editions is indexed by its GB text; BIG5-only articles by their
+own text. Both normalise to simplified script, so either finds the other.
+
+``article_rowid`` makes ``articles.rowid`` follow publication time, so that the index
+lists matches newest first for free: search ranks the most recent matches when a
+query matches too many to rank them all, and date filters become rowid ranges.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import sqlite_utils
 
-from .textnorm import terms
+from .textnorm import index_terms, normalise, token_count
 
 TABLE = "articles_fts"
+TEXT_TABLE = "search_text"
 #: indexed columns, and their BM25 weights (the title counts above the body)
 COLUMNS = ("title", "body", "source", "people")
 WEIGHTS = (10.0, 1.0, 2.0, 2.0)
+#: rowids per minute of publication time: rowid = YYYYMMDDHHMM * ROWID_SLOTS + n.
+#: Stays below 2**53 (exact in JavaScript, i.e. in Datasette's JSON) until year 9007.
+ROWID_SLOTS = 10_000
+_DIGITS = re.compile(r"\d")
 
 
 def ensure_schema(db: sqlite_utils.Database) -> None:
     db.execute(
         f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} USING fts5("
-        f"{', '.join(COLUMNS)}, tokenize='ascii')"
+        f"{', '.join(COLUMNS)}, content='', tokenize='ascii', prefix='1')"
     )
+    db.execute(
+        f"CREATE TABLE IF NOT EXISTS {TEXT_TABLE} (rowid INTEGER PRIMARY KEY, "
+        f"article_id TEXT NOT NULL UNIQUE, {', '.join(f'{c} TEXT' for c in COLUMNS)}, "
+        "length INTEGER NOT NULL)"
+    )
+
+
+def minute_key(published_at: str, *, pad: str = "0") -> int:
+    """The first twelve digits of a timestamp (YYYYMMDDHHMM), missing ones ``pad``."""
+    digits = "".join(_DIGITS.findall(published_at))[:12]
+    return int(digits.ljust(12, pad))
+
+
+def article_rowid(db: sqlite_utils.Database, published_at: str, current: int | None) -> int:
+    """The rowid an article published at ``published_at`` gets: the first free slot
+    of its minute, or ``current`` (its rowid now) when that is already in the minute."""
+    first = minute_key(published_at) * ROWID_SLOTS
+    last = first + ROWID_SLOTS - 1
+    if current is not None and first <= current <= last:
+        return current
+    taken = db.execute("SELECT max(rowid) FROM articles WHERE rowid BETWEEN ? AND ?",
+                       [first, last]).fetchone()[0]
+    if taken is None:
+        return first
+    if taken == last:
+        raise ValueError(f"more than {ROWID_SLOTS} articles published at {published_at}")
+    return int(taken) + 1
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -34,7 +85,7 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def document(article: dict[str, Any]) -> tuple[str, str, str, str]:
-    """The indexed text of an article (the BIG5 edition's text when it has only that)."""
+    """The normalised text of each indexed column of an article (a record or a row)."""
     title = " ".join(filter(None, (article.get("pretitle"), article.get("title"),
                                    article.get("subtitle"))))
     body = "\n".join(_as_list(article.get("body")))
@@ -42,26 +93,77 @@ def document(article: dict[str, Any]) -> tuple[str, str, str, str]:
         _as_list(article.get("editors")) + _as_list(article.get("authors"))
         + _as_list(article.get("photographers"))
     )
-    return terms(title), terms(body), terms(article.get("source") or ""), terms(people)
+    return (normalise(title), normalise(body), normalise(article.get("source") or ""),
+            normalise(people))
+
+
+def _insert(db: sqlite_utils.Database, rowid: int, article_id: str,
+            texts: tuple[str, ...]) -> None:
+    db.execute(f"INSERT INTO {TEXT_TABLE} (rowid, article_id, {', '.join(COLUMNS)}, length) "
+               "VALUES (?, ?, ?, ?, ?, ?, ?)",
+               [rowid, article_id, *texts, sum(map(token_count, texts))])
+    db.execute(f"INSERT INTO {TABLE} (rowid, {', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
+               [rowid, *map(index_terms, texts)])
+
+
+def _remove(db: sqlite_utils.Database, article_id: str) -> None:
+    """Take an article out of the index, by the terms its stored text gives."""
+    row = db.execute(f"SELECT rowid, {', '.join(COLUMNS)} FROM {TEXT_TABLE} "
+                     "WHERE article_id = ?", [article_id]).fetchone()
+    if row is None:
+        return
+    db.execute(f"INSERT INTO {TABLE} ({TABLE}, rowid, {', '.join(COLUMNS)}) "
+               "VALUES ('delete', ?, ?, ?, ?, ?)", [row[0], *map(index_terms, row[1:])])
+    db.execute(f"DELETE FROM {TEXT_TABLE} WHERE rowid = ?", [row[0]])
 
 
 def index_article(db: sqlite_utils.Database, rowid: int, article: dict[str, Any]) -> None:
-    db.execute(f"DELETE FROM {TABLE} WHERE rowid = ?", [rowid])
-    db.execute(
-        f"INSERT INTO {TABLE} (rowid, {', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
-        [rowid, *document(article)],
-    )
+    """(Re-)index an article stored at ``rowid``, wherever it was indexed before."""
+    _remove(db, article["article_id"])
+    _insert(db, rowid, article["article_id"], document(article))
 
 
-def rebuild(db: sqlite_utils.Database, articles: Iterable[tuple[int, dict[str, Any]]]) -> int:
-    """Drop and refill the index from ``(rowid, article)`` pairs; returns the count."""
+def rebuild(db: sqlite_utils.Database) -> int:
+    """Drop and refill the index from the articles table, then optimise it (one merged
+    segment: the fastest to query); returns how many articles it holds."""
     db.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    db.execute(f"DROP TABLE IF EXISTS {TEXT_TABLE}")
     ensure_schema(db)
+    cursor = db.execute("SELECT rowid, article_id, pretitle, title, subtitle, body, source, "
+                        "editors, authors, photographers FROM articles")
+    names = [description[0] for description in cursor.description]
     count = 0
-    for rowid, article in articles:
-        db.execute(
-            f"INSERT INTO {TABLE} (rowid, {', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
-            [rowid, *document(article)],
-        )
+    for values in cursor:
+        row = dict(zip(names, values, strict=True))
+        _insert(db, row["rowid"], row["article_id"], document(row))
         count += 1
+    db.execute(f"INSERT INTO {TABLE} ({TABLE}) VALUES ('optimize')")
     return count
+
+
+def totals(db: sqlite_utils.Database) -> tuple[int, int]:
+    """Rows indexed and their terms in all columns: the statistics BM25 needs.
+
+    Read from FTS5's own "averages" record (rowid 1 of ``articles_fts_data``: a varint
+    row count, then a varint term count per column), which FTS5 keeps exact, in O(1).
+    """
+    row = db.execute(f"SELECT block FROM {TABLE}_data WHERE id = 1").fetchone()
+    values = list(_varints(row[0] if row else b""))
+    return (values[0], sum(values[1:])) if values else (0, 0)
+
+
+def _varints(data: bytes) -> Iterator[int]:
+    """SQLite's variable-length integers, as FTS5 writes them."""
+    index = 0
+    while index < len(data):
+        value = 0
+        for position in range(9):
+            byte = data[index]
+            index += 1
+            if position == 8:
+                value = (value << 8) | byte
+                break
+            value = (value << 7) | (byte & 0x7F)
+            if byte < 0x80:
+                break
+        yield value

@@ -1,0 +1,469 @@
+"""Full-text search of the archive in either script, ranked by BM25.
+
+Matching. Text and queries are normalised alike (textnorm: NFKC, traditional →
+simplified, lower case, every character that is not a letter or digit a space) and
+the index holds overlapping character bigrams, so an article matches a query word
+exactly when the word's normalised form is a substring of the normalised text of
+one of the article's fields (title block, body, source, people). Query syntax:
+whitespace separates words that must all occur (in any fields); ``"..."`` is one
+phrase, spaces and all; ``-word`` (or ``NOT word``) excludes; ``a OR b`` needs
+either. Anything else is literal text: FTS5 syntax (``*``, ``(``, ``:``, ``NEAR``)
+has no meaning here, an unmatched quote is punctuation, and punctuation inside a
+word separates its letters as it does in the text (``党建，工作`` matches
+``党建：工作``). A query with no letter or digit to search for raises QueryError.
+
+Ranking. BM25 as FTS5 computes it (k1 = 1.2, b = 0.75, column weights
+fulltext.WEIGHTS: the title block ten times the body), but computed here from the
+hits counted in ``search_text``: FTS5's own ``bm25()`` counts every match of every
+phrase over the whole archive before it ranks anything, which takes a tenth of a
+second for a common phrase in 100,000 articles. The index lists matches newest
+first (rowids follow publication time), so ranking reads at most ``RANK_WINDOW``
+(or ``limit``, if larger) of them: a query that matches more is ranked among its
+most recent matches; any other is ranked exactly. A phrase's document frequency is
+likewise counted up to ``RANK_WINDOW`` and extrapolated beyond it.
+
+Snippets. The hit is found again in the original text through the per-character
+fold (textnorm.fold_with_offsets), so it is marked exactly, whatever the script.
+``snippet`` and ``highlight`` mark with ``START``/``END`` (control characters, safe
+to replace after HTML-escaping) unless told otherwise; ``pdarchive search`` marks
+with ``«``/``»`` (JSON, and text not on a terminal) or bold colour on a terminal.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from itertools import repeat
+from typing import Any
+
+from . import fulltext
+from .filters import Filters
+from .store import Archive
+from .textnorm import fold_with_offsets, normalise, run_terms
+
+#: default marks of ``snippet`` and ``highlight``
+START, END = "\x02", "\x03"
+#: marks in JSON output and in text output that is not a terminal
+TEXT_MARKS = ("«", "»")
+#: bold red, for a terminal
+ANSI_MARKS = ("\x1b[1;31m", "\x1b[0m")
+#: most matches ranked per query (see the module docstring)
+RANK_WINDOW = 500
+#: characters of context in a snippet
+SNIPPET_WIDTH = 80
+#: characters folded first when looking for a snippet's first hit, and the margin
+#: kept from the end of what was folded (see _snippet_spans)
+_FIRST_LOOK, _MARGIN = 400, 64
+#: FTS5's BM25 parameters
+K1, B = 1.2, 0.75
+OPERATORS = ("OR", "AND", "NOT")
+#: a quoted phrase (possibly excluded: -"..."), or a run of non-space characters
+_TOKEN = re.compile(r'(-?)"([^"]*)"|\S+')
+
+
+class QueryError(ValueError):
+    """A query with nothing that can be searched for; the message says why."""
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """Normalised runs of letters and digits that must occur in this order, separated
+    by anything that is not a letter or digit: ``党建，工作`` is ("党建", "工作")."""
+
+    runs: tuple[str, ...]
+
+    @property
+    def needle(self) -> str:
+        """What the phrase is in normalised text."""
+        return " ".join(self.runs)
+
+    def match(self) -> str:
+        """The FTS5 phrase. Runs before the last are whole runs ending where the text's
+        run ends: their bigrams and final unigram. The last run may go on in the text:
+        its bigrams; a single character is a prefix term (every character starts a
+        term), as is a one-character query."""
+        terms = [term for run in self.runs[:-1] for term in run_terms(run)]
+        last = self.runs[-1]
+        if len(last) == 1:
+            return f'"{" ".join([*terms, last])}"*'
+        return f'"{" ".join(terms + run_terms(last)[:-1])}"'
+
+
+@dataclass(frozen=True)
+class _Term:
+    phrase: Phrase
+    negated: bool = False
+
+
+@dataclass(frozen=True)
+class Query:
+    """Groups that must all match, each matching when any of its phrases does, and
+    phrases that must not match."""
+
+    groups: tuple[tuple[Phrase, ...], ...]
+    excluded: tuple[Phrase, ...]
+
+    @property
+    def phrases(self) -> list[Phrase]:
+        """The phrases that find articles, in query order (the BM25 sum runs over them)."""
+        return [phrase for group in self.groups for phrase in group]
+
+    def match(self) -> str:
+        """The FTS5 MATCH expression."""
+        wanted = " AND ".join(
+            group[0].match() if len(group) == 1
+            else "(" + " OR ".join(phrase.match() for phrase in group) + ")"
+            for group in self.groups)
+        if not self.excluded:
+            return wanted
+        return f"({wanted}) NOT ({' OR '.join(phrase.match() for phrase in self.excluded)})"
+
+
+def _tokens(query: str) -> list[_Term | str]:
+    """Words, phrases and operators; words and phrases with nothing to search for
+    (punctuation only, an empty phrase) are dropped."""
+    tokens: list[_Term | str] = []
+    for match in _TOKEN.finditer(query):
+        if match.group(2) is not None:
+            negated, text = bool(match.group(1)), match.group(2)
+        else:
+            word = match.group(0)
+            if word in OPERATORS:
+                tokens.append(word)
+                continue
+            negated = word.startswith("-") and len(word) > 1
+            text = word[1:] if negated else word
+        runs = tuple(normalise(text).split())
+        if runs:
+            tokens.append(_Term(Phrase(runs), negated))
+    return tokens
+
+
+def _apply_not(tokens: list[_Term | str]) -> list[_Term | str]:
+    """``NOT`` before a word excludes it, like ``-``."""
+    out: list[_Term | str] = []
+    for index, token in enumerate(tokens):
+        following = tokens[index + 1] if index + 1 < len(tokens) else None
+        if token == "NOT" and isinstance(following, _Term):
+            continue
+        if isinstance(token, _Term) and index and tokens[index - 1] == "NOT":
+            token = _Term(token.phrase, negated=True)
+        out.append(token)
+    return out
+
+
+def parse_query(query: str) -> Query:
+    """The structure of a user's query (see the module docstring for the syntax)."""
+    tokens = _apply_not(_tokens(query))
+    groups: list[list[Phrase]] = []
+    excluded: list[Phrase] = []
+    join_next = False
+    for index, token in enumerate(tokens):
+        if isinstance(token, str):
+            before = tokens[index - 1] if index else None
+            after = tokens[index + 1] if index + 1 < len(tokens) else None
+            if isinstance(before, _Term) and isinstance(after, _Term):
+                if token == "OR" and (before.negated or after.negated):
+                    raise QueryError("OR joins words to find, not excluded ones")
+                join_next = token == "OR"
+                continue
+            token = _Term(Phrase((token.lower(),)))  # an operator out of place is a word
+        if token.negated:
+            excluded.append(token.phrase)
+        elif join_next:
+            groups[-1].append(token.phrase)
+        else:
+            groups.append([token.phrase])
+        join_next = False
+    if not groups:
+        raise QueryError("nothing to search for: every word is excluded" if excluded
+                         else "nothing to search for: the query has no letter or digit")
+    return Query(tuple(map(tuple, groups)), tuple(excluded))
+
+
+def compile_query(query: str) -> str:
+    """The FTS5 MATCH expression for a user's query; raises QueryError when it has
+    nothing to search for. The result is always valid FTS5 syntax."""
+    return parse_query(query).match()
+
+
+# -- snippets ---------------------------------------------------------------------
+
+@lru_cache(maxsize=256)
+def _hit_pattern(needles: tuple[str, ...]) -> re.Pattern[str]:
+    """Any needle in folded, uncollapsed text (where runs may be apart by several
+    spaces); longer needles first, so that the longest hit is marked."""
+    alternatives = sorted(set(needles), key=len, reverse=True)
+    return re.compile("|".join(" +".join(map(re.escape, needle.split()))
+                               for needle in alternatives))
+
+
+def hit_spans(text: str, needles: Sequence[str]) -> list[tuple[int, int]]:
+    """Where the needles (normalised phrases) occur in ``text``, as offsets into it."""
+    if not needles or not text:
+        return []
+    folded, offsets = fold_with_offsets(text)
+    spans: list[tuple[int, int]] = []
+    for hit in _hit_pattern(tuple(needles)).finditer(folded):
+        start, end = hit.span()
+        if offsets is not None:
+            start, end = offsets[start], offsets[end - 1] + 1
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
+
+
+def _snippet_spans(text: str, needles: Sequence[str], width: int) -> list[tuple[int, int]]:
+    """The hits of the part of ``text`` that a snippet shows, the first one first.
+
+    Folding is most of a snippet's cost and the first hit is mostly near the start,
+    so a growing prefix is folded until the first hit and its window lie in it (a
+    hit near the end of a prefix might be cut short, hence the margin)."""
+    limit = _FIRST_LOOK
+    while limit < len(text):
+        spans = hit_spans(text[:limit], needles)
+        if spans and spans[0][0] + width + _MARGIN <= limit:
+            return [span for span in spans if span[1] <= limit - _MARGIN]
+        limit *= 4
+    return hit_spans(text, needles)
+
+
+def _needles(query: str) -> tuple[str, ...]:
+    try:
+        return tuple(phrase.needle for phrase in parse_query(query).phrases)
+    except QueryError:
+        return ()
+
+
+def _mark(text: str, spans: Iterable[tuple[int, int]], start: int, end: int,
+          marks: tuple[str, str]) -> str:
+    parts: list[str] = []
+    position = start
+    for hit_start, hit_end in spans:
+        hit_start, hit_end = max(hit_start, start), min(hit_end, end)
+        if hit_start >= hit_end:
+            continue
+        parts += [text[position:hit_start], marks[0], text[hit_start:hit_end], marks[1]]
+        position = hit_end
+    parts.append(text[position:end])
+    return "".join(parts)
+
+
+def _excerpt(text: str, spans: list[tuple[int, int]], width: int,
+             marks: tuple[str, str]) -> str:
+    """About ``width`` characters of ``text`` around its first hit, hits marked."""
+    first = spans[0][0] if spans else 0
+    start = max(0, min(first - width // 4, len(text) - width))
+    end = min(len(text), start + width)
+    excerpt = _mark(text, spans, start, end, marks).replace("\n", " ")
+    return ("…" if start else "") + excerpt + ("…" if end < len(text) else "")
+
+
+def snippet(text: str, query: str, width: int = SNIPPET_WIDTH, *,
+            marks: tuple[str, str] = (START, END)) -> str:
+    """An excerpt of ``text`` (paragraphs joined by newlines) around the first hit of
+    ``query``, every hit in it between ``marks``; the start of the text if none."""
+    return _excerpt(text, _snippet_spans(text, _needles(query), width), width, marks)
+
+
+def highlight(text: str, query: str, *, marks: tuple[str, str] = (START, END)) -> str:
+    """All of ``text``, every hit of ``query`` between ``marks``."""
+    return _mark(text, hit_spans(text, _needles(query)), 0, len(text), marks)
+
+
+# -- search -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Hit:
+    article_id: str
+    url: str
+    title: str
+    published_at: str
+    source: str
+    snippet: str
+    score: float
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _count_overlapping(text: bytes, needle: bytes) -> int:
+    """Occurrences of ``needle`` in ``text``, overlapping ones too: FTS5 counts each
+    position a phrase starts at (``哈哈`` is twice in ``哈哈哈``)."""
+    count, position = 0, text.find(needle)
+    while position >= 0:
+        count += 1
+        position = text.find(needle, position + 1)
+    return count
+
+
+def _counter(needle: bytes) -> Callable[[bytes, bytes], int]:
+    """How to count a needle's hits: ``bytes.count`` unless its hits can overlap,
+    which they can only when it begins as it ends."""
+    if any(needle[:size] == needle[-size:] for size in range(1, len(needle))):
+        return _count_overlapping
+    return bytes.count
+
+
+class _Ranker:
+    """BM25 of candidate articles from their normalised text, as FTS5's bm25() would
+    score them (see the module docstring for the document frequencies).
+
+    Hits are counted in the UTF-8 bytes, not decoded: decoding was most of the cost
+    of ranking a thousand articles, and a UTF-8 needle can only match whole
+    characters."""
+
+    def __init__(self, archive: Archive, phrases: Sequence[Phrase],
+                 matches: Sequence[int] | None = None, listed: int | None = None) -> None:
+        """``matches``: when the candidates are just the matches of the only phrase,
+        their rowids (newest first, at most ``listed``: None for all), which are all its
+        document frequency needs."""
+        self.archive = archive
+        self.rows, tokens = fulltext.totals(archive.db)
+        self.average_length = tokens / self.rows if self.rows else 1.0
+        self.phrases: list[tuple[bytes, Callable[[bytes, bytes], int], float]] = []
+        for phrase in phrases:
+            needle = phrase.needle.encode()
+            newest = matches if matches is not None else self._newest(phrase)
+            cap = listed if matches is not None else RANK_WINDOW
+            self.phrases.append((needle, _counter(needle), self._idf(newest, cap)))
+
+    def _newest(self, phrase: Phrase) -> list[int]:
+        return [row[0] for row in self.archive.db.execute(
+            f"SELECT rowid FROM {fulltext.TABLE} WHERE {fulltext.TABLE} MATCH ? "
+            "ORDER BY rowid DESC LIMIT ?", [phrase.match(), RANK_WINDOW])]
+
+    def _idf(self, newest: Sequence[int], listed: int | None) -> float:
+        """FTS5's IDF of a phrase from its newest matches, listed up to ``listed``: when
+        that many were found, its frequency among the articles as new as the last of
+        them is extrapolated to the archive."""
+        frequency = float(len(newest))
+        if listed is not None and len(newest) >= listed:
+            newer = self.archive.db.execute(
+                f"SELECT count(*) FROM {fulltext.TABLE}_docsize WHERE id >= ?",
+                [newest[-1]]).fetchone()[0]
+            frequency = len(newest) * self.rows / newer
+        idf = math.log((self.rows - frequency + 0.5) / (frequency + 0.5))
+        return idf if idf > 0 else 1e-6
+
+    def scores(self, candidates: Sequence[tuple[Any, ...]]) -> list[tuple[float, int]]:
+        """(BM25, rowid) of candidates (rowid, length in terms, the normalised text of
+        each column in UTF-8), column by column: fewer Python calls than row by row."""
+        rowids, lengths, *columns = zip(*candidates, strict=True)
+        saturations = [K1 * (1 - B + B * length / self.average_length) for length in lengths]
+        totals = [0.0] * len(rowids)
+        for needle, count, idf in self.phrases:
+            frequencies = [0.0] * len(rowids)
+            for weight, texts in zip(fulltext.WEIGHTS, columns, strict=True):
+                frequencies = [frequency + weight * hits for frequency, hits
+                               in zip(frequencies, map(count, texts, repeat(needle)), strict=True)]
+            totals = [total + idf * frequency * (K1 + 1) / (frequency + saturation)
+                      for total, frequency, saturation
+                      in zip(totals, frequencies, saturations, strict=True)]
+        return list(zip(totals, rowids, strict=True))
+
+
+def _candidates(archive: Archive, match: str, filters: Filters, window: int | None
+                ) -> list[tuple[Any, ...]]:
+    """(rowid, length, normalised column texts in UTF-8…) of the newest ``window``
+    matches."""
+    table = fulltext.TABLE
+    clauses, params = filters.clauses("a")
+    texts = ", ".join(f"CAST(t.{column} AS BLOB)" for column in fulltext.COLUMNS)
+    sql = (f"SELECT t.rowid, t.length, {texts} "
+           f"FROM {table} "
+           f"JOIN {fulltext.TEXT_TABLE} AS t ON t.rowid = {table}.rowid "
+           + (f"JOIN articles AS a ON a.rowid = {table}.rowid " if clauses else "")
+           + f"WHERE {table} MATCH ? AND {table}.rowid BETWEEN ? AND ? "
+           + "".join(f"AND {clause} " for clause in clauses)
+           + f"ORDER BY {table}.rowid DESC" + (" LIMIT ?" if window else ""))
+    arguments = [match, *filters.rowid_range(), *params]
+    if window:
+        arguments.append(window)
+    return archive.db.execute(sql, arguments).fetchall()
+
+
+def _articles(archive: Archive, rowids: list[int]) -> dict[int, dict[str, Any]]:
+    rows = archive.db.execute_returning_dicts(
+        "SELECT rowid, article_id, url, pretitle, title, subtitle, published_at, source, "
+        "body, editors, authors, photographers FROM articles "
+        "WHERE rowid IN (SELECT value FROM json_each(?))", [json.dumps(rowids)])
+    return {row["rowid"]: row for row in rows}
+
+
+def best_snippet(row: dict[str, Any], needles: Sequence[str],
+                 marks: tuple[str, str]) -> str:
+    """A snippet of the first field with a hit: body, title block, source, people."""
+    people = [name for column in ("editors", "authors", "photographers")
+              for name in json.loads(row[column] or "[]")]
+    fields = ["\n".join(json.loads(row["body"] or "[]")),
+              " ".join(filter(None, (row["pretitle"], row["title"], row["subtitle"]))),
+              row["source"] or "", " ".join(people)]
+    for text in fields:
+        spans = _snippet_spans(text, needles, SNIPPET_WIDTH)
+        if spans:
+            return _excerpt(text, spans, SNIPPET_WIDTH, marks)
+    return _excerpt(fields[0], [], SNIPPET_WIDTH, marks)
+
+
+@contextmanager
+def _snapshot(archive: Archive) -> Iterator[None]:
+    """One read transaction, so that a search's statements all see the same archive
+    while a crawl commits (an article's rowid moves when its publication time does)."""
+    connection = archive.db.conn
+    if connection.in_transaction:
+        yield
+        return
+    connection.execute("BEGIN")
+    try:
+        yield
+    finally:
+        connection.execute("COMMIT")
+
+
+def _hit(row: dict[str, Any], score: float, needles: Sequence[str],
+         marks: tuple[str, str]) -> Hit:
+    return Hit(article_id=row["article_id"], url=row["url"], title=row["title"],
+               published_at=row["published_at"], source=row["source"] or "",
+               snippet=best_snippet(row, needles, marks), score=float(f"{score:.6g}"))
+
+
+def search(archive: Archive, query: str, *, since: str | None = None,
+           until: str | None = None, column: str | None = None, source: str | None = None,
+           limit: int | None = 20, marks: tuple[str, str] = TEXT_MARKS) -> list[Hit]:
+    """The best ``limit`` (None: all) articles matching ``query``, best first, each
+    once. Raises QueryError for a query with nothing to search for."""
+    parsed = parse_query(query)
+    window = None if limit is None else max(limit, RANK_WINDOW)
+    filters = Filters(since, until, column, source)
+    with _snapshot(archive):
+        candidates = _candidates(archive, parsed.match(), filters, window)
+        if not candidates:
+            return []
+        # with one phrase, nothing excluded and no filter, the candidates are its matches
+        alone = len(parsed.phrases) == 1 and not parsed.excluded and filters == Filters()
+        ranker = _Ranker(archive, parsed.phrases,
+                         [row[0] for row in candidates] if alone else None, window)
+        scored = ranker.scores(candidates)
+        best = heapq.nlargest(len(scored) if limit is None else limit, scored)
+        rows = _articles(archive, [rowid for _, rowid in best])
+    needles = [phrase.needle for phrase in parsed.phrases]
+    return [_hit(rows[rowid], score, needles, marks) for score, rowid in best]
+
+
+def format_text(hits: Sequence[Hit], query: str, marks: tuple[str, str] | None) -> str:
+    """Hits as numbered text blocks; titles highlighted too when ``marks`` are given."""
+    blocks = []
+    for number, hit in enumerate(hits, 1):
+        title = highlight(hit.title, query, marks=marks) if marks else hit.title
+        blocks.append(f"{number}. {title}\n   {hit.published_at[:10]}  {hit.source}  "
+                      f"{hit.url}\n   {hit.snippet}")
+    return "\n\n".join(blocks)
