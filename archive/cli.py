@@ -106,6 +106,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         result = run_crawl(
             db=args.db, config_path=args.config, columns=args.column, editions=args.edition,
             max_list_pages=args.max_list_pages, full=args.full, log_level=args.log_level,
+            since=args.since, until=args.until, max_articles=args.max_articles,
         )
     except CrawlLocked as error:
         print(f"pdarchive: {error}", file=sys.stderr)
@@ -162,7 +163,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     if args.bom and args.format != "csv":
         raise UsageError("--bom is for --format csv")
     archive = _open(args.db, readonly=True)
-    filters = Filters(args.since, args.until, args.column, args.source)
+    filters = Filters(args.since, args.until, args.column, args.source,
+                      *_topic_filter(args))
     try:
         records: Any = (iter_records if args.format == "csv" else iter_json)(
             archive, filters, args.query)
@@ -187,6 +189,73 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 # -- search, reindex --------------------------------------------------------------
 
+def _topic_filter(args: argparse.Namespace) -> tuple[str | None, float | None]:
+    """``(topic, min_score)`` from --topic / --min-score: a topic alone keeps the
+    articles at or above its configured threshold; --min-score alone applies to
+    the party-building topic."""
+    from archive.topics import PARTY_BUILDING, topics_from_config
+    from crawler.config import load_config
+
+    if args.topic is None and args.min_score is None:
+        return None, None
+    name = args.topic or PARTY_BUILDING
+    topics = {topic.name: topic for topic in topics_from_config(load_config(args.config).extra)}
+    if name not in topics:
+        raise UsageError(f"no topic {name!r} in the configuration "
+                         f"(configured: {', '.join(sorted(topics)) or 'none'})")
+    return name, args.min_score if args.min_score is not None else topics[name].threshold
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    from archive.topics import explain, score_all, topics_from_config
+    from crawler.config import load_config
+
+    archive = _open(args.db, readonly=True)
+    article = archive.article(args.article_id)
+    if article is None:
+        raise UsageError(f"no article {args.article_id} in {args.db}")
+    print(f"{article['article_id']} {article['title']} ({article['published_at'][:10]})")
+    topics = topics_from_config(load_config(args.config).extra)
+    stored = archive.topic_scores(args.article_id)
+    for topic, result in zip(topics, score_all(topics, article), strict=True):
+        print(explain(result, topic))
+        if topic.name in stored and stored[topic.name]["score"] != result.score:
+            print(f"  (the archive holds score {stored[topic.name]['score']:g}, from an "
+                  "earlier vocabulary: `pdarchive reparse` brings it up to date)")
+    return EXIT_OK
+
+
+def cmd_columns(args: argparse.Namespace) -> int:
+    from crawler.config import load_config
+
+    config = load_config(args.config)
+    if args.action == "discover":
+        from crawler.discover import discover_columns
+
+        proposals = discover_columns(args.config, args.log_level)
+        if not proposals:
+            print("no column linked from the channel is missing from the configuration")
+        for proposal in proposals:
+            print(f"{proposal.column_id}\t{proposal.name or '(no name on its links)'}\t"
+                  f"linked from {len(proposal.found_on)} page(s), e.g. {proposal.found_on[0]}")
+        if proposals:
+            print("\nadd one to your configuration:\n\n[[columns]]\n"
+                  f'id = "{proposals[0].column_id}"\nname = "{proposals[0].name}"\n'
+                  "default = true", file=sys.stderr)
+        return EXIT_OK
+    counts: dict[str, tuple[int, str | None]] = {}
+    if args.db.exists():
+        archive = _open(args.db, readonly=True)
+        counts = {row["column_id"]: (row["articles"], row["last_crawled"])
+                  for row in archive.column_summary()}
+    print("column\tname\tdefault\tarticles\tlast crawled")
+    for column in config.columns:
+        articles, last = counts.get(column.id, (0, None))
+        print(f"{column.id}\t{column.name}\t{'yes' if column.default else 'no'}\t"
+              f"{articles}\t{last or 'never'}")
+    return EXIT_OK
+
+
 def cmd_search(args: argparse.Namespace) -> int:
     from .search import ANSI_MARKS, TEXT_MARKS, QueryError, format_text, search
 
@@ -195,9 +264,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     on_terminal = (args.format == "text" and sys.stdout.isatty()
                    and not os.environ.get("NO_COLOR"))
     try:
+        topic, min_score = _topic_filter(args)
         hits = search(_open(args.db, readonly=True), args.query, since=args.since,
                       until=args.until, column=args.column, source=args.source,
-                      limit=args.limit, marks=ANSI_MARKS if on_terminal else TEXT_MARKS)
+                      topic=topic, min_score=min_score, limit=args.limit,
+                      marks=ANSI_MARKS if on_terminal else TEXT_MARKS)
     except QueryError as error:
         raise UsageError(f"cannot search for {args.query!r}: {error}") from error
     if args.format == "json":
@@ -228,7 +299,8 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 def cmd_stats(args: argparse.Namespace) -> int:
     from .stats import collect, render_text
 
-    stats = collect(_open(args.db, readonly=True))
+    topic, min_score = _topic_filter(args)
+    stats = collect(_open(args.db, readonly=True), topic, min_score)
     if args.format == "json":
         print(json.dumps(stats, ensure_ascii=False, indent=2))
     else:
@@ -237,9 +309,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_reparse(args: argparse.Namespace) -> int:
+    from archive.topics import topics_from_config
+    from crawler.config import load_config
+
     from .reparse import reparse
 
-    result = reparse(_open(args.db))
+    result = reparse(_open(args.db), topics_from_config(load_config(args.config).extra))
     print(result.summary(), file=sys.stderr)
     return EXIT_FAILED if result.failed else EXIT_OK
 
@@ -300,6 +375,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     crawl = commands.add_parser("crawl", parents=[common, crawl_options],
                                 help="crawl columns into the archive")
+    crawl.add_argument("--since", type=_date, metavar="DATE",
+                       help="fetch only articles published on or after DATE, and stop "
+                            "walking a column's list pages once they reach before it")
+    crawl.add_argument("--until", type=_date, metavar="DATE",
+                       help="fetch only articles published on or before DATE")
+    crawl.add_argument("--max-articles", type=int, metavar="N",
+                       help="fetch at most N new articles in this run")
     crawl.set_defaults(handler=cmd_crawl)
     from .distributed_cli import add_commands as add_distributed_commands
 
@@ -332,7 +414,18 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--config", type=Path, help="TOML configuration (User-Agent, timeout)")
     parse.set_defaults(handler=cmd_parse)
 
-    export = commands.add_parser("export", parents=[common], help="write articles out")
+    topic_options = _Parser(add_help=False)
+    topic_options.add_argument(
+        "--topic", metavar="NAME",
+        help="keep articles scoring at least the topic's threshold (e.g. party-building)")
+    topic_options.add_argument(
+        "--min-score", type=float, metavar="X",
+        help="keep articles whose topic score is at least X (topic: party-building)")
+    topic_options.add_argument("--config", type=Path,
+                               help="TOML configuration (topic vocabularies)")
+
+    export = commands.add_parser("export", parents=[common, topic_options],
+                                 help="write articles out")
     export.add_argument("--format", required=True, choices=["json", "jsonl", "csv"])
     export.add_argument("-o", "--output", metavar="FILE", help="file to write (default: stdout)")
     export.add_argument("--since", type=_date, metavar="DATE")
@@ -346,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(handler=cmd_export)
 
     search = commands.add_parser(
-        "search", parents=[common], help="full-text search, in either script",
+        "search", parents=[common, topic_options], help="full-text search, in either script",
         description="Ranked full-text search (BM25, titles first) in simplified or "
                     "traditional script. Words must all occur; \"a phrase\" in quotes; "
                     "-word excludes; a OR b takes either.")
@@ -364,13 +457,30 @@ def build_parser() -> argparse.ArgumentParser:
                                   help="rebuild the full-text index from the articles")
     reindex.set_defaults(handler=cmd_reindex)
 
-    stats = commands.add_parser("stats", parents=[common], help="what the archive holds")
+    stats = commands.add_parser("stats", parents=[common, topic_options],
+                                help="what the archive holds")
     stats.add_argument("--format", choices=["text", "json"], default="text")
     stats.set_defaults(handler=cmd_stats)
 
     reparse = commands.add_parser("reparse", parents=[common],
                                   help="re-extract every article from the stored raw pages")
+    reparse.add_argument("--config", type=Path, help="TOML configuration (topic vocabulary)")
     reparse.set_defaults(handler=cmd_reparse)
+
+    explain = commands.add_parser("explain", parents=[common],
+                                  help="why an article scored as it did for each topic")
+    explain.add_argument("article_id", metavar="ARTICLE_ID")
+    explain.add_argument("--config", type=Path, help="TOML configuration (topic vocabulary)")
+    explain.set_defaults(handler=cmd_explain)
+
+    columns = commands.add_parser(
+        "columns", parents=[common],
+        help="list the configured columns; `columns discover` proposes missing ones")
+    columns.add_argument("action", nargs="?", choices=["list", "discover"], default="list")
+    columns.add_argument("--config", type=Path, help="TOML configuration file")
+    columns.add_argument("--log-level", default="WARNING",
+                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    columns.set_defaults(handler=cmd_columns)
 
     serve = commands.add_parser("serve", parents=[common],
                                 help="browse and search the archive in a web browser (read-only)")

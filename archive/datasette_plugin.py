@@ -9,7 +9,8 @@ hook here acts only on the database served as ``archive``. It adds:
 - SQL functions ``pd_match(query)`` (the FTS5 MATCH expression for a query, from
   ``archive.search.compile_query``: the CLI's normalisation, so 黨建 finds 党建) and
   ``pd_snippet(body, query)`` (the excerpt ``pdarchive search`` shows, hits in « »);
-- the canned query ``search`` (parameters ``q``, ``since``, ``until``, ``column``),
+- the canned query ``search`` (parameters ``q``, ``since``, ``until``, ``column``,
+  ``topic`` and ``min_score``),
   whose MATCH expression is the magic parameter ``:_pd_match``;
 - ``?_search=`` on the articles table through the same normalisation, so that
   searches can be faceted and sorted like any table view;
@@ -43,6 +44,7 @@ from .search import (
     parse_query,
 )
 from .search import highlight as highlight_hits
+from .topics import PARTY_BUILDING
 
 #: the name (and URL path) of the archive in Datasette; the templates are named for it
 DATABASE = "archive"
@@ -137,6 +139,10 @@ def search_sql() -> str:
     and (:since = '' or articles.published_at >= :since)
     and (:until = '' or substr(articles.published_at, 1, length(:until)) <= :until)
     and (:column = '' or articles.column_id = :column)
+    and (:min_score = '' or exists (
+      select 1 from article_topics as t where t.article_id = articles.article_id
+        and t.topic = coalesce(nullif(:topic, ''), '{PARTY_BUILDING}')
+        and t.score >= cast(:min_score as real)))
   order by score desc, articles.published_at desc
   limit {SEARCH_LIMIT}
 )
@@ -162,7 +168,9 @@ def canned_queries(database: str) -> dict[str, Any] | None:
         "description": (
             "Full-text search in simplified or traditional script (黨建 finds 党建). "
             "Words are all required; since and until are dates (YYYY-MM-DD), column a "
-            "column id. Best matches first, at most 1,000."),
+            "column id; min_score keeps articles whose topic score (topic: "
+            f"{PARTY_BUILDING} unless given) is at least that, see `pdarchive explain`. "
+            "Best matches first, at most 1,000."),
         "sql": search_sql(),
         "hide_sql": True,
     }}

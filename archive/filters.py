@@ -12,12 +12,15 @@ from .fulltext import ROWID_SLOTS, minute_key
 @dataclass(frozen=True)
 class Filters:
     """``since``/``until`` are dates or timestamps (``until`` 2021-01-15 takes in that
-    whole day); ``column`` a column id; ``source`` text the source contains."""
+    whole day); ``column`` a column id; ``source`` text the source contains;
+    ``topic`` keeps articles whose score for that topic is at least ``min_score``."""
 
     since: str | None = None
     until: str | None = None
     column: str | None = None
     source: str | None = None
+    topic: str | None = None
+    min_score: float | None = None
 
     def clauses(self, table: str = "articles") -> tuple[list[str], list[Any]]:
         """SQL conditions on ``table`` (the articles table or its alias), and their
@@ -37,6 +40,11 @@ class Filters:
             # sources are stored NFKC-folded (人民网－江苏频道 → 人民网-江苏频道)
             clauses.append(f"instr({table}.source, ?) > 0")
             params.append(unicodedata.normalize("NFKC", self.source))
+        if self.topic:
+            clauses.append(
+                f"EXISTS (SELECT 1 FROM article_topics AS t WHERE t.article_id = "
+                f"{table}.article_id AND t.topic = ? AND t.score >= ?)")
+            params += [self.topic, self.min_score or 0.0]
         return clauses, params
 
     def rowid_range(self) -> tuple[int, int]:

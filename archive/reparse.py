@@ -6,6 +6,7 @@ network. An article whose pages no longer parse keeps its stored text.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
@@ -14,6 +15,7 @@ from crawler.parse import ParseRefused, parse_document
 
 from .record import IncompleteArticle, combine_editions, merge_pages
 from .store import Archive
+from .topics import Topic, score_all
 
 
 @dataclass
@@ -30,7 +32,7 @@ class ReparseResult:
         return "\n".join(lines)
 
 
-def reparse(archive: Archive) -> ReparseResult:
+def reparse(archive: Archive, topics: Sequence[Topic] = ()) -> ReparseResult:
     result = ReparseResult()
     for article_id, rows in groupby(archive.page_bodies(), key=lambda row: row["article_id"]):
         result.articles += 1
@@ -46,6 +48,6 @@ def reparse(archive: Archive) -> ReparseResult:
             result.failed += 1
             result.errors.append(f"{article_id}: {error}")
             continue
-        if archive.save_article(article, [], run_id=None) != "unchanged":
+        if archive.save_article(article, [], None, score_all(topics, article)) != "unchanged":
             result.changed += 1
     return result

@@ -438,12 +438,13 @@ def _hit(row: dict[str, Any], score: float, needles: Sequence[str],
 
 def search(archive: Archive, query: str, *, since: str | None = None,
            until: str | None = None, column: str | None = None, source: str | None = None,
+           topic: str | None = None, min_score: float | None = None,
            limit: int | None = 20, marks: tuple[str, str] = TEXT_MARKS) -> list[Hit]:
     """The best ``limit`` (None: all) articles matching ``query``, best first, each
     once. Raises QueryError for a query with nothing to search for."""
     parsed = parse_query(query)
     window = None if limit is None else max(limit, RANK_WINDOW)
-    filters = Filters(since, until, column, source)
+    filters = Filters(since, until, column, source, topic, min_score)
     with _snapshot(archive):
         candidates = _candidates(archive, parsed.match(), filters, window)
         if not candidates:

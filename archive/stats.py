@@ -4,29 +4,44 @@ from __future__ import annotations
 
 from typing import Any
 
+from .filters import Filters
 from .store import Archive
 
 
-def collect(archive: Archive) -> dict[str, Any]:
-    query = archive.db.execute_returning_dicts
+def collect(archive: Archive, topic: str | None = None,
+            min_score: float | None = None) -> dict[str, Any]:
+    """Counts of the archive, or of the articles of ``topic`` scoring ``min_score`` up."""
+    clauses, params = Filters(topic=topic, min_score=min_score).clauses("a")
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+
+    def query(sql: str) -> list[dict[str, Any]]:
+        return archive.db.execute_returning_dicts(sql.format(where=where), params)
+
     return {
-        "articles": query("SELECT count(*) AS n FROM articles")[0]["n"],
-        "by_column": query("SELECT column_id, count(*) AS articles FROM articles "
+        "topic": {"name": topic, "min_score": min_score} if topic else None,
+        "articles": query("SELECT count(*) AS n FROM articles AS a{where}")[0]["n"],
+        "by_column": query("SELECT column_id, count(*) AS articles FROM articles AS a{where} "
                            "GROUP BY column_id ORDER BY column_id"),
         "by_month": query("SELECT substr(published_at, 1, 7) AS month, count(*) AS articles "
-                          "FROM articles GROUP BY month ORDER BY month"),
+                          "FROM articles AS a{where} GROUP BY month ORDER BY month"),
         "by_edition": query(
-            "SELECT edition, count(*) AS pages FROM pages WHERE kind = 'article' "
-            "GROUP BY edition ORDER BY edition"),
+            "SELECT p.edition, count(*) AS pages FROM pages AS p JOIN articles AS a "
+            "USING (article_id){where} GROUP BY p.edition ORDER BY p.edition"),
+        "by_topic": archive.db.execute_returning_dicts(
+            "SELECT topic, count(*) AS scored, round(avg(score), 2) AS mean_score "
+            "FROM article_topics GROUP BY topic ORDER BY topic"),
         "parsed_by_fallback": query(
-            "SELECT count(*) AS n FROM articles WHERE extractor = 'fallback'")[0]["n"],
+            "SELECT count(*) AS n FROM articles AS a"
+            + (f"{where} AND" if where else " WHERE") + " extractor = 'fallback'")[0]["n"],
         "last_runs": archive.runs(5),
         "failures": archive.failures(),
     }
 
 
 def render_text(stats: dict[str, Any]) -> str:
-    lines = [f"articles: {stats['articles']}"]
+    topic = stats.get("topic")
+    lines = [f"articles: {stats['articles']}" + (
+        f" (topic {topic['name']}, score ≥ {topic['min_score']:g})" if topic else "")]
     if stats["parsed_by_fallback"]:
         lines.append(f"  parsed by the generic fallback: {stats['parsed_by_fallback']}")
     lines.append("by column:")

@@ -30,8 +30,9 @@ import sqlite_utils
 
 from . import fulltext
 from .record import content_hash
+from .topics import TopicScore
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 JSON_COLUMNS = ("editors", "authors", "photographers", "body", "images", "pages", "editions",
                 "big5", "headers", "args", "gb", "columns", "complete_columns")
 #: failed URLs are retried after 1 h, 2 h, 4 h, … up to a week (unless the crawl
@@ -147,7 +148,16 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
     fulltext.ensure_schema(db)
 
 
-MIGRATIONS = {1: _migrate_1}
+def _migrate_2(db: sqlite_utils.Database) -> None:
+    """Topic scores (archive/topics.py): one row per article and configured topic."""
+    db.execute(
+        "CREATE TABLE article_topics (article_id TEXT NOT NULL REFERENCES articles(article_id), "
+        "topic TEXT NOT NULL, score REAL NOT NULL, matches TEXT NOT NULL, "
+        "PRIMARY KEY (article_id, topic))")
+    db.execute("CREATE INDEX idx_article_topics_topic_score ON article_topics (topic, score)")
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2}
 
 
 class Archive:
@@ -331,12 +341,12 @@ class Archive:
         return _decode_row(rows[0]) if rows else None
 
     def save_article(self, article: dict[str, Any], pages: list[FetchedPage],
-                     run_id: int | None) -> str:
-        """Write an article with its pages and index row in one transaction.
+                     run_id: int | None, topics: list[TopicScore] | None = None) -> str:
+        """Write an article with its pages, index row and topic scores in one transaction.
 
         Returns "new", "updated" (the earlier text is kept as a version) or
-        "unchanged" (no row changes unless a page's body did). With no pages (a
-        reparse) the fetch time stays that of the last fetch.
+        "unchanged" (no row changes unless a page's body or a topic score did). With
+        no pages (a reparse) the fetch time stays that of the last fetch.
         """
         now = utc_now()
         digest = content_hash(article)
@@ -345,6 +355,7 @@ class Archive:
                 "SELECT rowid, content_hash, version, first_seen_at, fetched_at FROM articles "
                 "WHERE article_id = ?", [article["article_id"]]).fetchone()
             if existing and existing[1] == digest:
+                self._save_topics(article["article_id"], topics or [])
                 self._save_pages(pages, run_id, keep_unchanged=True)
                 self._clear_failures([page.url for page in pages])
                 return "unchanged"
@@ -374,10 +385,38 @@ class Archive:
             row["rowid"] = fulltext.article_rowid(self.db, article["published_at"],
                                                   existing[0] if existing else None)
             rowid = self._upsert("articles", row, "article_id")
+            self._save_topics(article["article_id"], topics or [])
             self._save_pages(pages, run_id, keep_unchanged=False)
             self._clear_failures([page.url for page in pages])
             fulltext.index_article(self.db, rowid, article)
         return outcome
+
+    def _save_topics(self, article_id: str, topics: list[TopicScore]) -> None:
+        for result in topics:
+            self.db.execute(
+                "INSERT INTO article_topics (article_id, topic, score, matches) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (article_id, topic) DO UPDATE SET "
+                "score = excluded.score, matches = excluded.matches "
+                "WHERE score != excluded.score OR matches != excluded.matches",
+                [article_id, result.topic, result.score,
+                 json.dumps(result.matches, ensure_ascii=False)])
+
+    def column_summary(self) -> list[dict[str, Any]]:
+        """Per column: articles held and when a crawl last walked it."""
+        return self.db.execute_returning_dicts(
+            "SELECT c.column_id, (SELECT count(*) FROM articles AS a "
+            "WHERE a.column_id = c.column_id) AS articles, "
+            "(SELECT max(r.started_at) FROM runs AS r, json_each(r.columns) AS j "
+            "WHERE j.value = c.column_id) AS last_crawled "
+            "FROM (SELECT column_id FROM articles UNION SELECT j.value FROM runs, "
+            "json_each(runs.columns) AS j) AS c ORDER BY c.column_id")
+
+    def topic_scores(self, article_id: str) -> dict[str, dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT topic, score, matches FROM article_topics WHERE article_id = ? "
+            "ORDER BY topic", [article_id]).fetchall()
+        return {topic: {"score": score, "matches": json.loads(matches)}
+                for topic, score, matches in rows}
 
     def _upsert(self, table: str, row: dict[str, Any], pk: str) -> int:
         """Insert or update one row by primary key; returns its rowid.

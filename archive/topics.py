@@ -10,7 +10,7 @@ Nothing is learned or hidden: ``explain`` lists every term that counted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,7 +85,7 @@ def score(topic: Topic, article: Mapping[str, Any], text: str | None = None) -> 
     return TopicScore(topic.name, round(total, 2), matches, topic.threshold)
 
 
-def score_all(topics: list[Topic], article: Mapping[str, Any]) -> list[TopicScore]:
+def score_all(topics: Sequence[Topic], article: Mapping[str, Any]) -> list[TopicScore]:
     text = article_text(article)
     return [score(topic, article, text) for topic in topics]
 

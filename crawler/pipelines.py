@@ -12,6 +12,7 @@ from scrapy.exceptions import CloseSpider
 from scrapy.utils.defer import deferred_from_coro
 
 from archive.store import Archive, storage_problem
+from archive.topics import topics_from_config
 from crawler.spiders.jiangsu import JiangsuSpider
 from crawler.writer import ItemWriter
 
@@ -56,7 +57,8 @@ class ArchivePipeline:
         self.writer = ItemWriter(
             self.archive, self.run_id, retry_after=spider.config.failure_retry_after,
             retry_max=spider.config.failure_retry_max,
-            on_count=lambda key: self.stats.inc_value(f"pdarchive/{key}"))
+            on_count=lambda key: self.stats.inc_value(f"pdarchive/{key}"),
+            topics=topics_from_config(spider.config.extra))
 
     def _unwritable(self, error: sqlite3.Error) -> None:
         """Remember why writing failed; every transaction before this one is whole."""

@@ -43,7 +43,8 @@ def crawl_settings(db: Path, config_path: Path | None, log_level: str = "INFO") 
 
 def run_crawl(*, db: Path, config_path: Path | None, columns: list[str] | None,
               editions: list[str] | None, max_list_pages: int | None, full: bool,
-              log_level: str = "WARNING") -> CrawlResult:
+              log_level: str = "WARNING", since: str | None = None, until: str | None = None,
+              max_articles: int | None = None) -> CrawlResult:
     load_config(config_path)  # a bad config is a usage error before anything starts
     with crawl_lock(db):
         # Likewise an unusable archive (damaged, read-only); creates a new one.
@@ -55,7 +56,8 @@ def run_crawl(*, db: Path, config_path: Path | None, columns: list[str] | None,
         process = CrawlerProcess(crawl_settings(db, config_path, log_level))
         crawler = process.create_crawler(JiangsuSpider)
         process.crawl(crawler, column=columns, edition=editions,
-                      max_list_pages=max_list_pages, full=full)
+                      max_list_pages=max_list_pages, full=full, since=since, until=until,
+                      max_articles=max_articles)
         process.start()
         stats = crawler.stats.get_stats() if crawler.stats else {}
     return CrawlResult(str(stats.get("pdarchive/status", "interrupted")),

@@ -7,10 +7,11 @@ rows for the same items. No Scrapy here: ingest runs without it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from archive.record import IncompleteArticle, combine_editions, merge_pages
 from archive.store import Archive, RunCounts
+from archive.topics import Topic, score_all
 from crawler.items import ArticleItem, FailureItem, ListPageItem
 
 #: share of article pages parsed by the fallback (or refused) above which a run
@@ -29,13 +30,15 @@ class ItemWriter:
     def __init__(self, archive: Archive, run_id: int | None, *,
                  retry_after: float | None = None, retry_max: float | None = None,
                  on_count: Callable[[str], None] | None = None,
-                 counts: RunCounts | None = None) -> None:
+                 counts: RunCounts | None = None, topics: Sequence[Topic] = ()) -> None:
         self.archive = archive
         self.run_id = run_id
         self.retry_after = retry_after
         self.retry_max = retry_max
         self.on_count = on_count
         self.counts = counts or RunCounts()
+        #: scored on every stored article (the ``[topics.*]`` of the configuration)
+        self.topics = list(topics)
         #: article pages refused by the parser
         self.refused = 0
         #: list pages that suddenly link to no article: a warning, with these reasons
@@ -68,7 +71,8 @@ class ItemWriter:
                  for page in edition_pages]
         if any(page.extractor == "fallback" for page in pages):
             self._count("fallback")
-        self._count(self.archive.save_article(article, pages, self.run_id))
+        self._count(self.archive.save_article(article, pages, self.run_id,
+                                              score_all(self.topics, article)))
 
     def _store_failure(self, item: FailureItem) -> None:
         if item.stage == "parse":

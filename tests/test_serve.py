@@ -105,6 +105,21 @@ def test_search_parameters_narrow_the_results(server: Server) -> None:
     assert get_json(server, "/archive/search.json", q="黨建", column="1", _shape="array") == []
 
 
+def test_search_topic_score_filter(archive_db: Path, server: Server) -> None:
+    """The browser search keeps articles at or above a party-building score, as
+    ``pdarchive search --min-score`` does."""
+    archive = Archive(archive_db, readonly=True)
+    try:
+        wanted = [hit.article_id for hit in search(archive, "黨建", topic="party-building",
+                                                   min_score=30, limit=None)]
+    finally:
+        archive.close()
+    rows = get_json(server, "/archive/search.json", q="黨建", min_score="30", _shape="array")
+    everything = get_json(server, "/archive/search.json", q="黨建", _shape="array")
+    assert sorted(row["article_id"] for row in rows) == sorted(wanted)
+    assert 0 < len(rows) < len(everything)
+
+
 def test_search_page_shows_highlighted_snippets(server: Server) -> None:
     status, body = server.get("/archive/search", q="黨建")
     assert status == 200

@@ -29,6 +29,8 @@ class ArticleUrl:
     edition: str  # "gb" or "big5"
     page: int
     year: int
+    #: the publication day the URL carries, YYYY-MM-DD
+    date: str
 
     def page_url(self, page: int) -> str:
         """The URL of page ``page`` of the same article in the same edition."""
@@ -56,6 +58,7 @@ def parse_article_url(url: str) -> ArticleUrl | None:
         edition="big5" if match["big5"] else "gb",
         page=int(match["page"] or 1),
         year=int(match["year"]),
+        date=f"{match['year']}-{match['mmdd'][:2]}-{match['mmdd'][2:]}",
     )
 
 

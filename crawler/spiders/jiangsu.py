@@ -48,12 +48,17 @@ class JiangsuSpider(ConfiguredSpider):
     parser: ParserPool
 
     def __init__(self, column: Any = None, edition: Any = None, max_list_pages: Any = None,
-                 full: Any = False, **kwargs: Any) -> None:
+                 full: Any = False, since: str | None = None, until: str | None = None,
+                 max_articles: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._column_arg = _split(column)
         self._edition_arg = _split(edition)
         self._max_list_pages_arg = max_list_pages
         self.full = str(full).lower() in ("1", "true", "yes", "on")
+        #: publication days (YYYY-MM-DD) outside which articles are not fetched
+        self.since = since or None
+        self.until = until or None
+        self.max_articles = int(max_articles) if max_articles not in (None, "") else 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> JiangsuSpider:
@@ -142,13 +147,15 @@ class JiangsuSpider(ConfiguredSpider):
                 seen_known = True
                 if not self.full:
                     continue
-            if parsed.article_id in self.backing_off:
+            if parsed.article_id in self.backing_off or not self._in_scope(parsed):
                 continue
             yield from self._article_requests(parsed)
 
         if seen_known and self.may_stop_early[column]:
             self.walk_complete[column] = True
             return
+        if self._scope_exhausted(listed):
+            return  # a bounded crawl: the column's walk is not complete
         next_page = page + 1
         if self.max_list_pages and next_page > self.max_list_pages:
             self.walk_complete.setdefault(column, False)
@@ -163,10 +170,27 @@ class JiangsuSpider(ConfiguredSpider):
         else:
             self.walk_complete[column] = True
 
+    def _in_scope(self, article: ArticleUrl) -> bool:
+        return ((not self.since or article.date >= self.since)
+                and (not self.until or article.date <= self.until[:10]))
+
+    def _scope_exhausted(self, listed: list[ArticleUrl]) -> bool:
+        """Should the walk of this column stop after this list page?
+
+        List pages run newest first, so once a page reaches back past ``--since``
+        the next one lies entirely before it and is not requested. (An article
+        listed out of order on a later page is left to an unbounded crawl.)
+        """
+        if self.max_articles and len(self.scheduled) >= self.max_articles:
+            return True
+        return bool(self.since and listed and min(a.date for a in listed) < self.since)
+
     # -- articles -----------------------------------------------------------------
 
     def _article_requests(self, article: ArticleUrl, retry: bool = False) -> Iterator[Any]:
         if article.article_id in self.scheduled:
+            return
+        if self.max_articles and len(self.scheduled) >= self.max_articles and not retry:
             return
         self.scheduled.add(article.article_id)
         item = ArticleItem(article.article_id, article.column_id)
