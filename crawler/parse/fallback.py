@@ -16,9 +16,9 @@ from bs4 import BeautifulSoup, Tag
 
 from .body import extract_body
 from .errors import NotAnArticle
-from .fields import body_people, editors_on_page, source_of, split_editor_lines, strip_chrome
+from .fields import body_and_people, editors_on_page, source_of, strip_chrome
 from .index import PageIndex
-from .people import DATETIME, author_line, parse_datetime, unique
+from .people import DATETIME, author_line, parse_datetime
 from .text import clean, nfkc
 
 RecordFactory = Callable[..., dict[str, Any]]
@@ -109,8 +109,6 @@ def extract(index: PageIndex, url: str, make_record: RecordFactory) -> dict[str,
     for node in index.select(_NON_BODY, block):
         node.extract()
     paragraphs, images = extract_body(block, url)
-    paragraphs, paragraph_editors = split_editor_lines(paragraphs)
-    byline_authors, byline_photographers = body_people(paragraphs)
     record = make_record(
         title=title,
         pretitle="",
@@ -118,11 +116,7 @@ def extract(index: PageIndex, url: str, make_record: RecordFactory) -> dict[str,
         published_at=published_at,
         source=source,
         source_url=source_url,
-        editors=unique(editors or paragraph_editors),
-        authors=unique(authors + byline_authors),
-        photographers=unique(photographers + byline_photographers),
-        body=paragraphs,
-        images=images,
+        **body_and_people(paragraphs, images, editors, authors, photographers),
     )
     record["extractor"] = "fallback"
     return record

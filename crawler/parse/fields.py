@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urljoin
 
 from bs4 import Tag
@@ -85,3 +86,19 @@ def body_people(paragraphs: list[str]) -> tuple[list[str], list[str]]:
         authors.extend(found_authors)
         photographers.extend(found_photographers)
     return unique(authors), unique(photographers)
+
+
+def body_and_people(paragraphs: list[str], images: list[dict[str, str]], editors: list[str],
+                    authors: list[str], photographers: list[str]) -> dict[str, Any]:
+    """The record's people and body fields: editor lines written as paragraphs leave
+    the body (their names count when the page has no editor block), and bylines in
+    the body add to the author line's people."""
+    paragraphs, paragraph_editors = split_editor_lines(paragraphs)
+    byline_authors, byline_photographers = body_people(paragraphs)
+    return {
+        "editors": unique(editors or paragraph_editors),
+        "authors": unique(authors + byline_authors),
+        "photographers": unique(photographers + byline_photographers),
+        "body": paragraphs,
+        "images": images,
+    }

@@ -13,16 +13,15 @@ from .body import extract_body
 from .decoding import decode_page
 from .errors import ExtractionError, NotAnArticle
 from .fields import (
-    body_people,
+    body_and_people,
     editors_on_page,
     page_count,
     source_of,
-    split_editor_lines,
     strip_chrome,
     text_of,
 )
 from .index import PageIndex
-from .people import author_line, parse_datetime, unique
+from .people import author_line, parse_datetime
 from .regions import template_regions
 from .templates import TemplateMatch, match_template
 from .urls import parse_article_url, parse_list_url
@@ -110,15 +109,13 @@ def _from_template(match: TemplateMatch, identity: Identity) -> dict[str, Any]:
     pages = page_count(index, identity.page)
     strip_chrome(match.body, index)
     paragraphs, images = extract_body(match.body, identity.url)
-    paragraphs, paragraph_editors = split_editor_lines(paragraphs)
-    if not paragraphs:
-        raise ExtractionError(f"template {name}: the body is empty")
-
     authors: list[str] = []
     photographers: list[str] = []
     if template.author:
         authors, photographers = author_line(text_of(match.in_header(template.author)))
-    byline_authors, byline_photographers = body_people(paragraphs)
+    people_and_body = body_and_people(paragraphs, images, editors, authors, photographers)
+    if not people_and_body["body"]:
+        raise ExtractionError(f"template {name}: the body is empty")
     return _record(
         identity,
         pages,
@@ -128,11 +125,7 @@ def _from_template(match: TemplateMatch, identity: Identity) -> dict[str, Any]:
         published_at=published_at,
         source=source,
         source_url=source_url,
-        editors=unique(editors or paragraph_editors),
-        authors=unique(authors + byline_authors),
-        photographers=unique(photographers + byline_photographers),
-        body=paragraphs,
-        images=images,
+        **people_and_body,
     )
 
 
