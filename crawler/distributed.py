@@ -105,13 +105,35 @@ class FrontierScheduler(Scheduler):
     did not reach the frontier would be lost: the worker holds everything instead.
     """
 
+    #: mark the fingerprint seen and queue the request in one step: a worker killed
+    #: between the two would leave a request seen but never queued, and the requeued
+    #: parent that yields it again would then have it filtered away (a lost article)
+    _SEEN_AND_PUSH = """
+    if ARGV[1] == '1' or redis.call('SADD', KEYS[1], ARGV[2]) == 1 then
+      redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4])
+      return 1
+    end
+    return 0
+    """
+
     def enqueue_request(self, request: Request) -> bool:
+        queue = cast(InFlightQueue, self.queue)
+        score, data = queue.entry(request)
         try:
-            return bool(super().enqueue_request(request))
+            added = self.server.eval(
+                self._SEEN_AND_PUSH, 2, self.df.key, queue.key,
+                "1" if request.dont_filter else "0", self.df.request_fingerprint(request),
+                score, data)
         except redis.RedisError:
             cast("JiangsuWorkerSpider", self.spider).worker.fail(
                 "cannot add a request to the frontier")
             raise
+        if not added:
+            self.df.log(request, self.spider)
+            return False
+        if self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis", spider=self.spider)
+        return True
 
     def has_pending_requests(self) -> bool:
         try:

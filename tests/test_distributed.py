@@ -203,9 +203,11 @@ def test_three_workers_and_one_ingest_archive_what_one_crawl_does(
     assert again == state
 
 
-# Once in about twenty runs, under heavy load from other processes, one article went
-# missing here (cause not yet found; see the note on the scale-out issue). A rerun
-# keeps CI meaningful while it is investigated: a loss every time still fails.
+# Under heavy load this failed twice in about twenty-five runs. Once a multi-page
+# article went missing: a worker killed between marking a request seen and queueing
+# it (now one atomic step, FrontierScheduler.enqueue_request). Once the archive was
+# whole but the request counts differed, cause not yet found. A rerun keeps CI
+# meaningful while that is investigated: a failure on every attempt still fails.
 @pytest.mark.flaky(reruns=2)
 def test_a_worker_killed_mid_crawl_loses_nothing(
         tmp_path: Path, redis_url: str, processes: list[subprocess.Popen[str]]) -> None:
