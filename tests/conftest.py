@@ -31,6 +31,17 @@ def replay() -> Iterator[ReplayServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def archive_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference column crawled in both editions, once per test session: the
+    search, export and serve tests only read it."""
+    db = tmp_path_factory.mktemp("reference") / "archive.db"
+    with ReplayServer(SITE) as server:
+        result = crawl(db, server, "--edition", "gb", "--edition", "big5")
+    assert result.returncode == 0, result.stderr
+    return db
+
+
 def pdarchive(*args: str | Path, proxy: ReplayServer | None = None, timeout: float = 120,
               check: bool = False, **kwargs: Any) -> subprocess.CompletedProcess[str]:
     """Run the ``pdarchive`` command as a user would, through the replay proxy if given."""

@@ -16,18 +16,8 @@ import pytest
 
 from archive.export import FIELDS, iter_json, iter_records
 from archive.store import Archive
-from tests.conftest import SITE, crawl, export_jsonl, pdarchive
+from tests.conftest import export_jsonl, pdarchive
 from tests.oracle import EXPECTED, SEED, oracle
-from tests.replay import ReplayServer
-
-
-@pytest.fixture(scope="module")
-def archive_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("export") / "archive.db"
-    with ReplayServer(SITE) as replay:
-        result = crawl(db, replay, "--edition", "gb", "--edition", "big5")
-    assert result.returncode == 0, result.stderr
-    return db
 
 
 @pytest.fixture(scope="module")

@@ -24,23 +24,13 @@ from archive import fulltext, search
 from archive.search import QueryError, compile_query, highlight, parse_query, snippet
 from archive.store import Archive
 from archive.textnorm import normalise
-from tests.conftest import SITE, crawl, export_jsonl, pdarchive
+from tests.conftest import export_jsonl, pdarchive
 from tests.oracle import EXPECTED, SEED, has, indexed_fields, oracle
-from tests.replay import ReplayServer
 
 S2T = OpenCC("s2t")
 
 
 # -- the archive ----------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def archive_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("search") / "archive.db"
-    with ReplayServer(SITE) as replay:
-        result = crawl(db, replay, "--edition", "gb", "--edition", "big5")
-    assert result.returncode == 0, result.stderr
-    return db
-
 
 @pytest.fixture(scope="module")
 def archive(archive_db: Path) -> Iterator[Archive]:

@@ -19,8 +19,7 @@ from archive.datasette_plugin import marked_html
 from archive.search import search
 from archive.store import Archive
 from archive.textnorm import normalise
-from tests.conftest import EXPECTED_CRAWL, SITE, crawl, pdarchive
-from tests.replay import ReplayServer
+from tests.conftest import EXPECTED_CRAWL, pdarchive
 from tests.serving import Server, served
 
 SEED = "34359164"  # has an image, editors, a source link and a BIG5 edition in the mirror
@@ -40,15 +39,6 @@ def mentions(article: dict[str, Any], term: str) -> bool:
 def marked(snippet: str) -> list[str]:
     """The highlighted parts of a snippet, as the page shows them."""
     return re.findall(r"<mark>(.*?)</mark>", str(marked_html(snippet)))
-
-
-@pytest.fixture(scope="module")
-def archive_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    db = tmp_path_factory.mktemp("serve") / "archive.db"
-    with ReplayServer(SITE) as replay:
-        result = crawl(db, replay, "--edition", "gb", "--edition", "big5")
-    assert result.returncode == 0, result.stderr
-    return db
 
 
 @pytest.fixture(scope="module")
