@@ -34,7 +34,22 @@ RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 #: seconds; the n-th retry waits RETRY_BACKOFF_BASE * 2 ** (n - 1)
 RETRY_BACKOFF_BASE = 2.0
 
+# Scrapy runs each callback's output through CONCURRENT_ITEMS asyncio tasks, made
+# anew for every response whatever it yields: the default 100 cost more CPU than
+# the download itself (bench/crawl.py). Our pipeline writes synchronously, so
+# processing a response's items in parallel gains nothing.
+CONCURRENT_ITEMS = 1
+
+# Scrapy's defaults we have no use for, each a layer every request or output passes:
+# no depth limit (the list walk bounds the crawl), URLs only of the site's own
+# patterns, no credentials, and a development-time meta-copying check.
+SPIDER_MIDDLEWARES = {
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
+    "scrapy.spidermiddlewares.urllength.UrlLengthMiddleware": None,
+    "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
+}
 DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.AllRequestsRobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
