@@ -358,37 +358,40 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
-    crawl_options = _Parser(add_help=False)
-    crawl_options.add_argument(
+    # What a crawl job covers: shared by `crawl`, `schedule` and `seed`.
+    job_scope = _Parser(add_help=False)
+    job_scope.add_argument(
         "--column", action="append", metavar="ID",
         help="column id to crawl (repeatable; default: the configured set)")
-    crawl_options.add_argument("--edition", action="append", choices=["gb", "big5"],
-                               help="edition to fetch (repeatable; default from config: gb)")
-    crawl_options.add_argument("--max-list-pages", type=int, metavar="N",
-                               help="follow at most N list pages per column")
-    crawl_options.add_argument("--full", action="store_true",
-                               help="re-fetch every listed article and update changed ones")
-    crawl_options.add_argument("--config", type=Path, help="TOML configuration file")
-    crawl_options.add_argument(
+    job_scope.add_argument("--edition", action="append", choices=["gb", "big5"],
+                           help="edition to fetch (repeatable; default from config: gb)")
+    job_scope.add_argument("--max-list-pages", type=int, metavar="N",
+                           help="follow at most N list pages per column")
+    job_scope.add_argument("--full", action="store_true",
+                           help="re-fetch every listed article and update changed ones")
+    job_scope.add_argument("--config", type=Path, help="TOML configuration file")
+    dates = _Parser(add_help=False)
+    dates.add_argument("--since", type=_date, metavar="DATE",
+                       help="fetch only articles published on or after DATE, and stop "
+                            "walking a column's list pages once they reach before it")
+    dates.add_argument("--until", type=_date, metavar="DATE",
+                       help="fetch only articles published on or before DATE")
+    log_level = _Parser(add_help=False)
+    log_level.add_argument(
         "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="Scrapy log level (default: WARNING; progress is shown anyway)")
 
-    crawl = commands.add_parser("crawl", parents=[common, crawl_options],
+    crawl = commands.add_parser("crawl", parents=[common, job_scope, dates, log_level],
                                 help="crawl columns into the archive")
-    crawl.add_argument("--since", type=_date, metavar="DATE",
-                       help="fetch only articles published on or after DATE, and stop "
-                            "walking a column's list pages once they reach before it")
-    crawl.add_argument("--until", type=_date, metavar="DATE",
-                       help="fetch only articles published on or before DATE")
     crawl.add_argument("--max-articles", type=int, metavar="N",
                        help="fetch at most N new articles in this run")
     crawl.set_defaults(handler=cmd_crawl)
     from .distributed_cli import add_commands as add_distributed_commands
 
-    add_distributed_commands(commands, common, crawl)
+    add_distributed_commands(commands, crawl, seed_parents=[common, job_scope, dates])
 
     schedule = commands.add_parser(
-        "schedule", parents=[common, crawl_options],
+        "schedule", parents=[common, job_scope, log_level],
         help="run crawls on a schedule, in the foreground (containers, tmux)",
         description="Run `pdarchive crawl` with the given crawl options on a schedule, each "
                     "run in a fresh process, logging one line per run. Ctrl-C or SIGTERM "

@@ -12,10 +12,9 @@ import argparse
 import json
 import sqlite3
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_WARNING, _date
+from .cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_WARNING
 from .errors import UsageError
 from .store import storage_problem
 
@@ -199,9 +198,14 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 # -- the parsers --------------------------------------------------------------------
 
-def add_commands(commands: Any, common: argparse.ArgumentParser,
-                 crawl: argparse.ArgumentParser) -> None:
-    """``crawl``'s --redis options, and the ``seed``, ``ingest`` and ``status`` commands."""
+def add_commands(commands: Any, crawl: argparse.ArgumentParser, *,
+                 seed_parents: list[argparse.ArgumentParser]) -> None:
+    """``crawl``'s --redis options, and the ``seed``, ``ingest`` and ``status`` commands.
+
+    ``seed_parents``: the archive option, then the crawl's scope and date options
+    (a job covers what a crawl in one process would); ingest and status take the
+    first alone."""
+    common = seed_parents[0]
     crawl.add_argument("--redis", type=_redis_url, metavar="URL",
                        help="work for the shared frontier at URL (redis://HOST:PORT/DB) "
                             "instead of crawling into --db; `pdarchive seed` starts the job")
@@ -210,23 +214,9 @@ def add_commands(commands: Any, common: argparse.ArgumentParser,
                             "nothing in flight, for S seconds (default 30; 0: stay)")
 
     seed = commands.add_parser(
-        "seed", parents=[common],
+        "seed", parents=seed_parents,
         help="start a distributed crawl: the columns' first pages into the shared frontier")
     seed.add_argument("--redis", type=_redis_url, metavar="URL", required=True, help=FRONTIER)
-    seed.add_argument("--column", action="append", metavar="ID",
-                      help="column id to crawl (repeatable; default: the configured set)")
-    seed.add_argument("--edition", action="append", choices=["gb", "big5"],
-                      help="edition to fetch (repeatable; default from config: gb)")
-    seed.add_argument("--max-list-pages", type=int, metavar="N",
-                      help="follow at most N list pages per column")
-    seed.add_argument("--full", action="store_true",
-                      help="re-fetch every listed article and update changed ones")
-    seed.add_argument("--since", type=_date, metavar="DATE",
-                      help="fetch only articles published on or after DATE, and stop "
-                           "walking a column's list pages once they reach before it")
-    seed.add_argument("--until", type=_date, metavar="DATE",
-                      help="fetch only articles published on or before DATE")
-    seed.add_argument("--config", type=Path, help="TOML configuration file")
     seed.add_argument("--dead-after", type=float, default=30.0, metavar="S",
                       help="a worker silent for S seconds is dead: what it held is fetched "
                            "again by others (default 30)")
