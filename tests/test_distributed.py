@@ -203,12 +203,6 @@ def test_three_workers_and_one_ingest_archive_what_one_crawl_does(
     assert again == state
 
 
-# Under heavy load this failed twice in about twenty-five runs. Once a multi-page
-# article went missing: a worker killed between marking a request seen and queueing
-# it (now one atomic step, FrontierScheduler.enqueue_request). Once the archive was
-# whole but the request counts differed, cause not yet found. A rerun keeps CI
-# meaningful while that is investigated: a failure on every attempt still fails.
-@pytest.mark.flaky(reruns=2)
 def test_a_worker_killed_mid_crawl_loses_nothing(
         tmp_path: Path, redis_url: str, processes: list[subprocess.Popen[str]]) -> None:
     site = build_mirror(tmp_path / "site", 40, per_list_page=10, multi_page_every=4)
