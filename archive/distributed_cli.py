@@ -9,9 +9,12 @@ crawler/distributed.py and archive/ingest.py; the README's DESIGN notes explain 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sqlite3
 import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_WARNING
@@ -95,6 +98,27 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 # -- ingest -------------------------------------------------------------------------
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _stopped_by_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM stop ingest as Ctrl-C does: between two items, cleanly.
+
+    Set explicitly because a process started in the background of a script inherits
+    SIGINT ignored (Python then installs no handler for it), and a service manager
+    stops with SIGTERM, which would otherwise end the process on the spot.
+    """
+    previous = {number: signal.signal(number, _raise_interrupt)
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     frontier = _frontier(args.redis)
     from crawler.frontier import IngestRunning
@@ -110,7 +134,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(result.summary(), file=sys.stderr, flush=True)
 
     try:
-        with crawl_lock(args.db):
+        with crawl_lock(args.db), _stopped_by_signals():
             archive = Archive(args.db)
             try:
                 archive.check_integrity()

@@ -292,6 +292,32 @@ def test_ingest_writes_an_item_once_though_it_stopped_before_acknowledging(
             ("finished", 1)]
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_ingest_stops_cleanly_on_a_signal_even_started_with_sigint_ignored(
+        tmp_path: Path, redis_url: str, stop: signal.Signals) -> None:
+    # As a background job of a script starts it: SIGINT ignored, so Python would
+    # install no handler for it, and a plain SIGTERM would end it on the spot.
+    frontier = Frontier.connect(redis_url)
+    ingest = subprocess.Popen(
+        [sys.executable, "-m", "archive.cli", "ingest", "--db", str(tmp_path / "archive.db"),
+         "--redis", redis_url],
+        stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        deadline = time.monotonic() + 30
+        while frontier.ingester() is None:
+            assert ingest.poll() is None and time.monotonic() < deadline, ingest.stderr
+            time.sleep(0.05)
+        ingest.send_signal(stop)
+        assert ingest.wait(timeout=15) == 130
+    finally:
+        if ingest.poll() is None:
+            ingest.kill()
+            ingest.wait()
+    assert "interrupted" in ingest.stderr.read()
+    assert frontier.ingester() is None, "the stopped ingest still holds the frontier"
+
+
 class _Frozen:
     """A frontier whose acknowledgements never arrive."""
 
