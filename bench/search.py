@@ -7,6 +7,10 @@ common and a rare term, each in simplified and in traditional script (16 queries
 - ours: ``archive.search.search(archive, query, limit=20)`` in this process, the
   work ``pdarchive search`` does after start-up: parse and compile the query, find
   and rank the matches, fetch the 20 best and build their snippets.
+- browser: the *Search articles* page's query (archive/datasette_plugin.py), run as
+  ``pdarchive serve`` runs it: its SQL on a read-only connection with the plugin's
+  functions, ranking the matches (the newest 500 when more match) and building a
+  snippet for each row it returns.
 - scan: what a search without the index has to do, finding every matching article
   (ranking needs them all): ``SELECT article_id FROM articles WHERE title || ' ' ||
   body LIKE '%q%'``, over the stored text, the query converted to simplified script
@@ -40,7 +44,7 @@ if str(ROOT) not in sys.path:
 
 from opencc import OpenCC  # noqa: E402
 
-from archive import fulltext  # noqa: E402
+from archive import datasette_plugin, fulltext  # noqa: E402
 from archive.search import RANK_WINDOW, compile_query, search  # noqa: E402
 from archive.store import Archive  # noqa: E402
 from bench.report import write_section  # noqa: E402
@@ -77,6 +81,7 @@ class Result:
     matches: int
     ours: list[float]
     scan: list[float]
+    browser: list[float]
     same_set: bool | None = None
 
     @property
@@ -104,24 +109,43 @@ def percentile(values: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
 
 
-def measure(archive: Archive, rounds: int, scan_rounds: int) -> list[Result]:
+def browser_connection(path: Path) -> Callable[[str], object]:
+    """Run the search page's query as ``pdarchive serve`` does, on a connection of its
+    own; returns a function of the query."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    datasette_plugin.prepare_connection(connection, datasette_plugin.DATABASE)
+    sql = datasette_plugin.search_sql()
+
+    def run(query: str) -> object:
+        return connection.execute(sql, {
+            "q": query, "_pd_match": datasette_plugin.pd_match(query), "since": "",
+            "until": "", "column": "", "topic": "", "min_score": ""}).fetchall()
+
+    return run
+
+
+def measure(archive: Archive, path: Path, rounds: int, scan_rounds: int) -> list[Result]:
     connection = archive.db.conn
     scan(connection, "党建")  # the whole table into the page cache
+    browser = browser_connection(path)
     results = []
     for case in CASES:
         matches = connection.execute(
             f"SELECT count(*) FROM {fulltext.TABLE} WHERE {fulltext.TABLE} MATCH ?",
             [compile_query(case.query)]).fetchone()[0]
         search(archive, case.query)
+        browser(case.query)
         result = Result(case, matches,
                         ours=timed(lambda q=case.query: search(archive, q), rounds),
-                        scan=timed(lambda q=case.query: scan(connection, q), scan_rounds))
+                        scan=timed(lambda q=case.query: scan(connection, q), scan_rounds),
+                        browser=timed(lambda q=case.query: browser(q), scan_rounds))
         if case.kind == "rare":
             found = {hit.article_id for hit in search(archive, case.query, limit=None)}
             result.same_set = found == scan(connection, case.query)
         results.append(result)
         print(f"  {case.query}: {matches} matches, ours {statistics.median(result.ours) * 1e3:.2f}"
-              f" ms, scan {statistics.median(result.scan) * 1e3:.0f} ms", file=sys.stderr)
+              f" ms, scan {statistics.median(result.scan) * 1e3:.0f} ms, browser "
+              f"{statistics.median(result.browser) * 1e3:.0f} ms", file=sys.stderr)
     return results
 
 
@@ -133,6 +157,7 @@ def section(results: list[Result], articles: int, path: Path, rounds: int,
             scan_rounds: int) -> str:
     ours = [t for result in results for t in result.ours]
     scans = [t for result in results for t in result.scan]
+    browsers = [t for result in results for t in result.browser]
     p95 = percentile(ours, 0.95)
     p50_ratio = statistics.median(scans) / statistics.median(ours)
     p95_ratio = percentile(scans, 0.95) / p95
@@ -145,13 +170,16 @@ def section(results: list[Result], articles: int, path: Path, rounds: int,
         f"`archive.search.search(archive, q, limit=20)` in process (parse, match, rank, "
         "fetch the 20 best, snippets); scan: `SELECT article_id FROM articles WHERE title "
         "|| ' ' || body LIKE '%q%'` with q converted to simplified (every match, as ranking "
-        f"needs). {rounds} timed runs of ours and {scan_rounds} of the scan per query, "
+        "needs); browser: the *Search articles* page's SQL as `pdarchive serve` runs it "
+        "(every returned row with its snippet). "
+        f"{rounds} timed runs of ours and {scan_rounds} of the scan and the browser's per "
+        "query, "
         "after a warm-up; times in ms. \"ranked\": all matches, or the "
         f"{RANK_WINDOW:,} most recent when more match (see archive/search.py).",
         "",
         "| query | chars | script | kind | matches | ranked | ours p50 | ours p95 | "
-        "scan p50 | speed-up |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "scan p50 | speed-up | browser p50 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for result in results:
         case = result.case
@@ -159,10 +187,12 @@ def section(results: list[Result], articles: int, path: Path, rounds: int,
             f"| {case.query} | {len(case.query)} | {case.script} | {case.kind} | "
             f"{result.matches:,} | {'all' if result.matches <= RANK_WINDOW else 'recent'} | "
             f"{ms(statistics.median(result.ours))} | {ms(percentile(result.ours, 0.95))} | "
-            f"{ms(statistics.median(result.scan))} | {result.speedup:,.0f}× |")
+            f"{ms(statistics.median(result.scan))} | {result.speedup:,.0f}× | "
+            f"{ms(statistics.median(result.browser))} |")
     lines += [
         f"| **all {len(results)} queries** | | | | | | **{ms(statistics.median(ours))}** | "
-        f"**{ms(p95)}** | **{ms(statistics.median(scans))}** | **{p50_ratio:,.0f}×** |",
+        f"**{ms(p95)}** | **{ms(statistics.median(scans))}** | **{p50_ratio:,.0f}×** | "
+        f"**{ms(statistics.median(browsers))}** |",
         "",
         "Targets:",
         "",
@@ -196,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     path = ensure_archive(args.articles, args.db or default_path(args.articles))
     archive = Archive(path, readonly=True)
-    results = measure(archive, args.rounds, args.scan_rounds)
+    results = measure(archive, path, args.rounds, args.scan_rounds)
     text = section(results, args.articles, path, args.rounds, args.scan_rounds)
     print(text)
     if args.write:

@@ -43,7 +43,7 @@ def default_path(articles: int) -> Path:
 def _count(path: Path) -> int:
     if not path.exists():
         return -1
-    archive = Archive(path, readonly=True)
+    archive = Archive(path)  # writable: brings a kept archive of an older schema up to date
     try:
         return int(archive.db.execute("SELECT count(*) FROM articles").fetchone()[0])
     finally:

@@ -16,9 +16,10 @@ from bs4 import BeautifulSoup
 
 from archive.cli import build_parser
 from archive.datasette_plugin import marked_html
-from archive.search import search
+from archive.search import RANK_WINDOW, search
 from archive.store import Archive
 from archive.textnorm import normalise
+from bench.synthetic import ensure_archive
 from tests.conftest import EXPECTED_CRAWL, pdarchive
 from tests.serving import Server, served
 
@@ -84,6 +85,25 @@ def test_search_is_the_cli_search(archive_db: Path, server: Server, query: str) 
         (hit.article_id, hit.snippet) for hit in hits]
     assert [row["score"] for row in rows] == pytest.approx([hit.score for hit in hits],
                                                            rel=1e-5)
+
+
+def test_a_search_matching_more_than_the_rank_window_ranks_its_newest_matches(
+        tmp_path: Path) -> None:
+    """As ``pdarchive search`` does: ranking every match of a common term made the
+    page time out at 100,000 articles."""
+    db = ensure_archive(RANK_WINDOW + 60, tmp_path / "archive.db")
+    result = pdarchive("export", "--db", db, "--format", "jsonl")
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    matching = sorted((record for record in records if mentions(record, "党")),
+                      key=lambda record: record["published_at"], reverse=True)
+    assert len(matching) > RANK_WINDOW
+
+    with served(db) as running:
+        rows = get_json(running, "/archive/search.json", q="黨", _shape="array", _size="max")
+    assert {row["article_id"] for row in rows} == {
+        record["article_id"] for record in matching[:RANK_WINDOW]}
+    scores = [row["score"] for row in rows]
+    assert scores == sorted(scores, reverse=True)
 
 
 def test_search_parameters_narrow_the_results(server: Server) -> None:
