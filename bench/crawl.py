@@ -183,7 +183,7 @@ def main() -> None:
         f"{per_article(extra)} ms of CPU per article. Even spread perfectly over the "
         f"{cores} cores, the CPU of our crawl and the server takes at least {floor:.1f} s: "
         f"an overhead of at least **{floor / bare.seconds - 1:.0%}** on this machine, "
-        f"whatever the pipeline's design. Under 30% needs that work spread perfectly "
+        f"however the pipeline divides that work. Under 30% needs that work spread perfectly "
         f"and {1 - allowed / extra:.0%} cheaper, or more cores for it to run on.",
     ])
     print(table)
