@@ -311,10 +311,29 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_reparse(args: argparse.Namespace) -> int:
     from archive.topics import topics_from_config
     from crawler.config import load_config
+    from crawler.parser_pool import worker_count
 
+    from .locking import CrawlLocked, crawl_lock
+    from .progress import ProgressLine
     from .reparse import reparse
 
-    result = reparse(_open(args.db), topics_from_config(load_config(args.config).extra))
+    config = load_config(args.config)
+    archive = _open(args.db)
+    progress = ProgressLine()
+    try:
+        # One writer at a time: a crawl started meanwhile exits at once (and a crawl
+        # running now keeps reparse from storing articles over what it fetches).
+        with crawl_lock(args.db):
+            result = reparse(archive, topics_from_config(config.extra),
+                             workers=worker_count(config.parse_workers, keep_a_core=False),
+                             on_progress=lambda done, total: progress.count(
+                                 done, total, "articles reparsed"))
+    except CrawlLocked as error:
+        print(f"pdarchive: {error}", file=sys.stderr)
+        return EXIT_LOCKED
+    finally:
+        progress.close()
+        archive.close()
     print(result.summary(), file=sys.stderr)
     return EXIT_FAILED if result.failed else EXIT_OK
 

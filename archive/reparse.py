@@ -6,12 +6,13 @@ network. An article whose pages no longer parse keeps its stored text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import groupby
 from typing import Any
 
-from crawler.parse import ParseRefused, parse_document
+from crawler.parse import ParseRefused
+from crawler.parser_pool import Page, parse_in_order
 
 from .record import IncompleteArticle, combine_editions, merge_pages
 from .store import Archive
@@ -32,22 +33,37 @@ class ReparseResult:
         return "\n".join(lines)
 
 
-def reparse(archive: Archive, topics: Sequence[Topic] = ()) -> ReparseResult:
-    result = ReparseResult()
+def _articles(archive: Archive) -> Iterator[tuple[tuple[str, list[str]], list[Page]]]:
+    """Per article: (its id, the edition of each page), and its pages to parse."""
     for article_id, rows in groupby(archive.page_bodies(), key=lambda row: row["article_id"]):
+        pages = list(rows)
+        yield ((article_id, [row["edition"] for row in pages]),
+               [(row["body"], row["url"], row["headers"].get("Content-Type")) for row in pages])
+
+
+def reparse(archive: Archive, topics: Sequence[Topic] = (), *, workers: int = 0,
+            on_progress: Callable[[int, int], None] | None = None) -> ReparseResult:
+    """Re-extract and store every article. Pages are parsed in ``workers`` processes
+    while this one writes; ``on_progress(done, total)`` is told after each article."""
+    result = ReparseResult()
+    total = archive.article_page_count()
+    for (article_id, editions_of_pages), parsed in parse_in_order(_articles(archive), workers):
         result.articles += 1
         editions: dict[str, list[dict[str, Any]]] = {}
         try:
-            for row in rows:
-                content_type = row["headers"].get("Content-Type")
-                record = parse_document(row["body"], row["url"], content_type).record
-                editions.setdefault(row["edition"], []).append(record)
+            for edition, page in zip(editions_of_pages, parsed, strict=True):
+                if isinstance(page, ParseRefused):
+                    raise page
+                editions.setdefault(edition, []).append(page.record)
             article = combine_editions({name: merge_pages(pages)
                                         for name, pages in editions.items()})
         except (ParseRefused, IncompleteArticle) as error:
             result.failed += 1
             result.errors.append(f"{article_id}: {error}")
-            continue
-        if archive.save_article(article, [], None, score_all(topics, article)) != "unchanged":
-            result.changed += 1
+        else:
+            if archive.save_article(article, [], None,
+                                    score_all(topics, article)) != "unchanged":
+                result.changed += 1
+        if on_progress is not None:
+            on_progress(result.articles, total)
     return result

@@ -459,14 +459,22 @@ class Archive:
             self._clear_failures([page.url])
 
     def page_bodies(self) -> Iterator[dict[str, Any]]:
-        """Every stored article page with its raw body, grouped by article."""
-        for row in self.db.execute_returning_dicts(
+        """Every stored article page with its raw body, grouped by article: read as
+        they are used (the whole archive's pages would not fit in memory)."""
+        cursor = self.db.execute(
             "SELECT url, article_id, edition, page, headers, body FROM pages "
-            "WHERE kind = 'article' ORDER BY article_id, edition, page"
-        ):
+            "WHERE kind = 'article' ORDER BY article_id, edition, page")
+        names = [description[0] for description in cursor.description]
+        for values in cursor:
+            row = dict(zip(names, values, strict=True))
             row["headers"] = json.loads(row["headers"] or "{}")
             row["body"] = zlib.decompress(row["body"])
             yield row
+
+    def article_page_count(self) -> int:
+        """How many articles have stored pages (what reparse goes through)."""
+        return int(self.db.execute(
+            "SELECT count(DISTINCT article_id) FROM pages WHERE kind = 'article'").fetchone()[0])
 
     # -- failures ---------------------------------------------------------------
 

@@ -1,8 +1,12 @@
-"""Parse article pages in worker processes while the crawl keeps fetching.
+"""Parse article pages in worker processes while the caller keeps working.
 
-Parsing is CPU work (3–5 ms a page) that would otherwise run on the reactor's
-thread and stall downloads; worker processes take it to the other cores. With
-``parse_workers = 0`` pages are parsed in the crawl process itself.
+Parsing is CPU work (3–5 ms a page) that would otherwise run on the crawl's reactor
+thread and stall downloads, or hold up the writes of ``pdarchive reparse``; worker
+processes take it to the other cores. With ``parse_workers = 0`` pages are parsed in
+the calling process itself.
+
+``ParserPool`` serves the crawl (one page at a time, awaited); ``parse_in_order``
+serves reparse (groups of pages streamed through the workers, results in order).
 """
 
 from __future__ import annotations
@@ -13,18 +17,26 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
 
-from crawler.parse import ParsedPage, parse_document
+from crawler.parse import ParsedPage, ParseRefused, parse_document
+
+#: a page to parse: its body, URL and Content-Type
+Page = tuple[bytes, str, str | None]
+Key = TypeVar("Key")
 
 logger = logging.getLogger(__name__)
 
 
-def worker_count(setting: int | str) -> int:
-    """``"auto"``: one worker per core but one (the crawl process keeps a core)."""
+def worker_count(setting: int | str, *, keep_a_core: bool = True) -> int:
+    """``"auto"``: one worker per core, but one when ``keep_a_core`` (a crawl's own
+    process is busy too; reparse's mostly waits for the parses)."""
     if setting == "auto":
-        return max(1, (os.cpu_count() or 2) - 1)
+        return max(1, (os.cpu_count() or 2) - keep_a_core)
     return max(0, int(setting))
 
 
@@ -43,14 +55,16 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def _executor(workers: int) -> ProcessPoolExecutor | None:
+    # "spawn": a forked child would inherit the running reactor and its threads.
+    return (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                initializer=_exit_with_parent, initargs=(os.getpid(),))
+            if workers > 0 else None)
+
+
 class ParserPool:
     def __init__(self, workers: int) -> None:
-        # "spawn": a forked child would inherit the running reactor and its threads.
-        self._executor = (
-            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                initializer=_exit_with_parent, initargs=(os.getpid(),))
-            if workers > 0 else None
-        )
+        self._executor = _executor(workers)
 
     async def parse(self, body: bytes, url: str, content_type: str | None) -> ParsedPage:
         if self._executor is not None:
@@ -67,3 +81,40 @@ class ParserPool:
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+
+
+def parse_all(pages: list[Page]) -> list[ParsedPage | ParseRefused]:
+    """Each page's parse, or the refusal it raised."""
+    results: list[ParsedPage | ParseRefused] = []
+    for body, url, content_type in pages:
+        try:
+            results.append(parse_document(body, url, content_type))
+        except ParseRefused as refusal:
+            results.append(refusal)
+    return results
+
+
+def parse_in_order(groups: Iterable[tuple[Key, list[Page]]], workers: int, *,
+                   ahead: int = 64) -> Iterator[tuple[Key, list[ParsedPage | ParseRefused]]]:
+    """Each group's key and the parse of its pages, in the order of ``groups``.
+
+    At most ``ahead`` groups are read ahead and in the workers at a time, so memory
+    stays flat however many groups there are (Executor.map would read them all first).
+    """
+    executor = _executor(workers)
+    if executor is None:
+        for key, pages in groups:
+            yield key, parse_all(pages)
+        return
+    pending: deque[tuple[Key, Future[list[ParsedPage | ParseRefused]]]] = deque()
+    try:
+        for key, pages in groups:
+            pending.append((key, executor.submit(parse_all, pages)))
+            if len(pending) >= ahead:
+                done_key, future = pending.popleft()
+                yield done_key, future.result()
+        while pending:
+            done_key, future = pending.popleft()
+            yield done_key, future.result()
+    finally:
+        executor.shutdown(wait=True, cancel_futures=True)

@@ -106,13 +106,16 @@ def test_full_crawl_refetches_and_keeps_versions_of_changed_articles(
     assert "以案明纪月月谈" in versions[0][4]
 
 
-def test_reparse_rebuilds_every_article_from_stored_pages(tmp_path: Path,
-                                                          replay: ReplayServer) -> None:
+@pytest.mark.parametrize("parse_workers", ['"auto"', "0"], ids=["workers", "in-process"])
+def test_reparse_rebuilds_every_article_from_stored_pages(tmp_path: Path, replay: ReplayServer,
+                                                          parse_workers: str) -> None:
     db = tmp_path / "archive.db"
     assert crawl(db, replay).returncode == 0
     with sqlite3.connect(db) as connection:  # as an older, buggy parser left them
         connection.execute("UPDATE articles SET title = 'x', body = '[]', content_hash = 'old'")
-    result = pdarchive("reparse", "--db", db)
+    config = tmp_path / "reparse.toml"
+    config.write_text(f"[crawl]\nparse_workers = {parse_workers}\n")
+    result = pdarchive("reparse", "--db", db, "--config", config)
     assert result.returncode == 0, result.stderr
     assert "19 changed" in result.stderr
     assert_archive_matches_expected(db)

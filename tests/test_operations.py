@@ -22,6 +22,7 @@ from typing import IO, Any
 import pytest
 
 from archive.schedule import MAX_JITTER, ScheduleError, Timetable
+from archive.store import Archive
 from crawler.config import ConfigError, load_config, parse_duration
 from tests import checks
 from tests.conftest import EXPECTED_CRAWL, FIXTURES, SITE, pdarchive
@@ -119,6 +120,15 @@ def test_second_crawl_of_a_locked_archive_exits_at_once_with_code_4(tmp_path: Pa
         assert result.stderr.count("\n") == 1, "one line, no traceback"
         assert server.requests == [], "a locked-out crawl fetched something"
     assert not db.exists(), "a locked-out crawl touched the archive"
+
+
+def test_reparse_of_an_archive_a_crawl_is_writing_exits_with_code_4(tmp_path: Path) -> None:
+    db = tmp_path / "archive.db"
+    Archive(db).close()
+    with lock_held(db):
+        result = pdarchive("reparse", "--db", db)
+    assert result.returncode == 4, result.stderr
+    assert "another crawl (pid 4242 (a test)) is writing" in result.stderr
 
 
 def test_two_crawls_at_once_make_one_writer(tmp_path: Path) -> None:
