@@ -4,9 +4,9 @@ Exit codes: 0 success; 1 the command ran but something failed (a page could not
 be parsed, nothing to export); 2 usage error, missing file or unusable archive;
 3 a crawl finished but looks wrong (most pages refused or parsed by the generic
 fallback, or a list page that links to nothing: the site's layout probably
-changed); 4 another crawl holds the archive; 5 a crawl stopped because the archive
-could not be written (disk full, file made read-only or damaged under it: what was
-committed before is kept); 130 interrupted.
+changed); 4 another writer (crawl, ingest, reparse, reindex) holds the archive;
+5 a crawl stopped because the archive could not be written (disk full, file made
+read-only or damaged under it: what was committed before is kept); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -287,7 +287,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     archive = _open(args.db)
     try:
         # the crawl lock: a crawl started meanwhile exits at once instead of waiting
-        with crawl_lock(args.db), archive.transaction():
+        with crawl_lock(args.db, "reindex"), archive.transaction():
             count = fulltext.rebuild(archive.db)
     except CrawlLocked as error:
         print(f"pdarchive: {error}", file=sys.stderr)
@@ -323,7 +323,7 @@ def cmd_reparse(args: argparse.Namespace) -> int:
     try:
         # One writer at a time: a crawl started meanwhile exits at once (and a crawl
         # running now keeps reparse from storing articles over what it fetches).
-        with crawl_lock(args.db):
+        with crawl_lock(args.db, "reparse"):
             result = reparse(archive, topics_from_config(config.extra),
                              workers=worker_count(config.parse_workers, keep_a_core=False),
                              on_progress=lambda done, total: progress.count(

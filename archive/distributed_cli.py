@@ -134,7 +134,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         print(result.summary(), file=sys.stderr, flush=True)
 
     try:
-        with crawl_lock(args.db), _stopped_by_signals():
+        with crawl_lock(args.db, "ingest"), _stopped_by_signals():
             archive = Archive(args.db)
             try:
                 archive.check_integrity()

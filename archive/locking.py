@@ -1,7 +1,8 @@
 """The archive's write lock: one writer per archive file at a time.
 
-Taken by ``pdarchive crawl`` and by ``pdarchive ingest`` (the writer of a distributed
-crawl), so that neither writes an archive the other is writing.
+Taken by every command that writes articles: ``pdarchive crawl``, ``ingest`` (the
+writer of a distributed crawl), ``reparse`` and ``reindex``, so that none writes an
+archive another is writing.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from .store import ArchiveError
 
 
 class CrawlLocked(RuntimeError):
-    """Another crawl is writing this archive."""
+    """Another command is writing this archive."""
 
 
 @contextmanager
-def crawl_lock(db: Path) -> Iterator[None]:
-    """An exclusive lock beside the archive for the length of a crawl.
+def crawl_lock(db: Path, command: str = "crawl") -> Iterator[None]:
+    """An exclusive lock beside the archive for the length of a crawl (or of another
+    ``pdarchive command`` that writes it); the lock file names the holder.
 
     ``flock`` is released by the kernel when its process dies, so a lock left by a
     crawl killed with ``kill -9`` is free again at once: nothing to clean up (the
@@ -40,11 +42,11 @@ def crawl_lock(db: Path) -> Iterator[None]:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
             raise CrawlLocked(
-                f"another crawl ({holder}) is writing {db}; this one exits without crawling"
+                f"{db} is being written by {holder}; this {command} exits without starting"
             ) from None
         handle.seek(0)
         handle.truncate()
-        handle.write(f"pid {os.getpid()}")
+        handle.write(f"pid {os.getpid()} (pdarchive {command})")
         handle.flush()
         yield
     finally:

@@ -116,7 +116,7 @@ def test_second_crawl_of_a_locked_archive_exits_at_once_with_code_4(tmp_path: Pa
         result = crawl(db, server)
         assert result.returncode == 4, result.stderr
         assert time.monotonic() - began < 20
-        assert "another crawl (pid 4242 (a test)) is writing" in result.stderr
+        assert "is being written by pid 4242 (a test); this crawl exits" in result.stderr
         assert result.stderr.count("\n") == 1, "one line, no traceback"
         assert server.requests == [], "a locked-out crawl fetched something"
     assert not db.exists(), "a locked-out crawl touched the archive"
@@ -128,7 +128,7 @@ def test_reparse_of_an_archive_a_crawl_is_writing_exits_with_code_4(tmp_path: Pa
     with lock_held(db):
         result = pdarchive("reparse", "--db", db)
     assert result.returncode == 4, result.stderr
-    assert "another crawl (pid 4242 (a test)) is writing" in result.stderr
+    assert "is being written by pid 4242 (a test); this reparse exits" in result.stderr
 
 
 def test_two_crawls_at_once_make_one_writer(tmp_path: Path) -> None:
@@ -138,7 +138,7 @@ def test_two_crawls_at_once_make_one_writer(tmp_path: Path) -> None:
         wait_until(lambda: stored(db) >= 1, what="the first crawl to store an article")
         second = crawl(db, server)
         assert second.returncode == 4, second.stderr
-        assert f"pid {first.pid}" in second.stderr
+        assert f"pid {first.pid} (pdarchive crawl)" in second.stderr
         _, errors = first.communicate(timeout=60)
         assert first.returncode == 0, errors
     assert set(checks.articles(db)) == EXPECTED_IDS
