@@ -283,15 +283,21 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_reindex(args: argparse.Namespace) -> int:
     from . import fulltext
     from .locking import CrawlLocked, crawl_lock
+    from .progress import ProgressLine
 
     archive = _open(args.db)
+    progress = ProgressLine()
     try:
         # the crawl lock: a crawl started meanwhile exits at once instead of waiting
         with crawl_lock(args.db, "reindex"), archive.transaction():
-            count = fulltext.rebuild(archive.db)
+            count = fulltext.rebuild(archive.db, lambda done, total: progress.count(
+                done, total, "articles indexed"))
     except CrawlLocked as error:
         print(f"pdarchive: {error}", file=sys.stderr)
         return EXIT_LOCKED
+    finally:
+        progress.close()
+        archive.close()
     print(f"reindexed {count} articles", file=sys.stderr)
     return EXIT_OK
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import sqlite_utils
@@ -123,12 +123,15 @@ def index_article(db: sqlite_utils.Database, rowid: int, article: dict[str, Any]
     _insert(db, rowid, article["article_id"], document(article))
 
 
-def rebuild(db: sqlite_utils.Database) -> int:
+def rebuild(db: sqlite_utils.Database,
+            on_progress: Callable[[int, int], None] | None = None) -> int:
     """Drop and refill the index from the articles table, then optimise it (one merged
-    segment: the fastest to query); returns how many articles it holds."""
+    segment: the fastest to query); returns how many articles it holds.
+    ``on_progress(done, total)`` is told after each article."""
     db.execute(f"DROP TABLE IF EXISTS {TABLE}")
     db.execute(f"DROP TABLE IF EXISTS {TEXT_TABLE}")
     ensure_schema(db)
+    total = int(db.execute("SELECT count(*) FROM articles").fetchone()[0])
     cursor = db.execute("SELECT rowid, article_id, pretitle, title, subtitle, body, source, "
                         "editors, authors, photographers FROM articles")
     names = [description[0] for description in cursor.description]
@@ -137,6 +140,8 @@ def rebuild(db: sqlite_utils.Database) -> int:
         row = dict(zip(names, values, strict=True))
         _insert(db, row["rowid"], row["article_id"], document(row))
         count += 1
+        if on_progress is not None:
+            on_progress(count, total)
     db.execute(f"INSERT INTO {TABLE} ({TABLE}) VALUES ('optimize')")
     return count
 

@@ -1,4 +1,4 @@
-"""Progress of long work outside a crawl (``pdarchive reparse``) on standard error.
+"""Progress of long work outside a crawl (``reparse``, ``reindex``) on standard error.
 
 On a terminal, one line refreshed in place at most every half second; otherwise (a
 log file, cron mail) a plain line every ten seconds, so logs stay short.
