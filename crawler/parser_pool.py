@@ -100,21 +100,30 @@ def parse_in_order(groups: Iterable[tuple[Key, list[Page]]], workers: int, *,
 
     At most ``ahead`` groups are read ahead and in the workers at a time, so memory
     stays flat however many groups there are (Executor.map would read them all first).
+    Should a worker die, the rest is parsed in this process.
     """
     executor = _executor(workers)
-    if executor is None:
+    groups = iter(groups)
+    pending: deque[tuple[Key, list[Page], Future[list[ParsedPage | ParseRefused]]]] = deque()
+    try:
+        while executor is not None:
+            if len(pending) < ahead and (group := next(groups, None)) is not None:
+                pending.append((*group, executor.submit(parse_all, group[1])))
+                continue
+            if not pending:
+                return
+            key, pages, future = pending.popleft()
+            try:
+                yield key, future.result()
+            except BrokenProcessPool:
+                logger.warning("a parser worker died; parsing in this process from now on")
+                executor.shutdown(wait=False, cancel_futures=True)
+                executor = None
+                pending.appendleft((key, pages, future))
+        for key, pages, _ in pending:
+            yield key, parse_all(pages)
         for key, pages in groups:
             yield key, parse_all(pages)
-        return
-    pending: deque[tuple[Key, Future[list[ParsedPage | ParseRefused]]]] = deque()
-    try:
-        for key, pages in groups:
-            pending.append((key, executor.submit(parse_all, pages)))
-            if len(pending) >= ahead:
-                done_key, future = pending.popleft()
-                yield done_key, future.result()
-        while pending:
-            done_key, future = pending.popleft()
-            yield done_key, future.result()
     finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
