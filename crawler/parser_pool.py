@@ -33,8 +33,9 @@ logger = logging.getLogger(__name__)
 
 
 def worker_count(setting: int | str, *, keep_a_core: bool = True) -> int:
-    """``"auto"``: one worker per core, but one when ``keep_a_core`` (a crawl's own
-    process is busy too; reparse's mostly waits for the parses)."""
+    """``"auto"``: one worker per core, less one core left to the caller when
+    ``keep_a_core`` (a crawl's own process is busy too; reparse's mostly waits for
+    the parses). At least one either way."""
     if setting == "auto":
         return max(1, (os.cpu_count() or 2) - keep_a_core)
     return max(0, int(setting))
