@@ -16,7 +16,8 @@ import json
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
@@ -24,6 +25,8 @@ from typing import Any, NoReturn
 from crawler.config import ConfigError
 
 from .errors import UsageError
+from .locking import CrawlLocked
+from .progress import ProgressLine
 from .store import Archive, ArchiveError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WARNING, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
@@ -100,17 +103,13 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         from .distributed_cli import crawl_worker
 
         return crawl_worker(args)
-    from crawler.run import CrawlLocked, run_crawl
+    from crawler.run import run_crawl
 
-    try:
-        result = run_crawl(
-            db=args.db, config_path=args.config, columns=args.column, editions=args.edition,
-            max_list_pages=args.max_list_pages, full=args.full, log_level=args.log_level,
-            since=args.since, until=args.until, max_articles=args.max_articles,
-        )
-    except CrawlLocked as error:
-        print(f"pdarchive: {error}", file=sys.stderr)
-        return EXIT_LOCKED
+    result = run_crawl(
+        db=args.db, config_path=args.config, columns=args.column, editions=args.edition,
+        max_list_pages=args.max_list_pages, full=args.full, log_level=args.log_level,
+        since=args.since, until=args.until, max_articles=args.max_articles,
+    )
     print(result.summary(), file=sys.stderr)
     if result.status == "failed":
         return EXIT_UNWRITABLE
@@ -280,24 +279,29 @@ def cmd_search(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_reindex(args: argparse.Namespace) -> int:
-    from . import fulltext
-    from .locking import CrawlLocked, crawl_lock
-    from .progress import ProgressLine
+@contextmanager
+def _sole_writer(db: Path, command: str) -> Iterator[tuple[Archive, ProgressLine]]:
+    """The archive, opened for a long write under the write lock (a crawl started
+    meanwhile exits at once; one already running makes this command exit 4), and a
+    progress line for it."""
+    from .locking import crawl_lock
 
-    archive = _open(args.db)
+    archive = _open(db)
     progress = ProgressLine()
     try:
-        # the crawl lock: a crawl started meanwhile exits at once instead of waiting
-        with crawl_lock(args.db, "reindex"), archive.transaction():
-            count = fulltext.rebuild(archive.db, lambda done, total: progress.count(
-                done, total, "articles indexed"))
-    except CrawlLocked as error:
-        print(f"pdarchive: {error}", file=sys.stderr)
-        return EXIT_LOCKED
+        with crawl_lock(db, command):
+            yield archive, progress
     finally:
         progress.close()
         archive.close()
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    from . import fulltext
+
+    with _sole_writer(args.db, "reindex") as (archive, progress), archive.transaction():
+        count = fulltext.rebuild(archive.db, lambda done, total: progress.count(
+            done, total, "articles indexed"))
     print(f"reindexed {count} articles", file=sys.stderr)
     return EXIT_OK
 
@@ -319,27 +323,16 @@ def cmd_reparse(args: argparse.Namespace) -> int:
     from crawler.config import load_config
     from crawler.parser_pool import worker_count
 
-    from .locking import CrawlLocked, crawl_lock
-    from .progress import ProgressLine
     from .reparse import reparse
 
     config = load_config(args.config)
-    archive = _open(args.db)
-    progress = ProgressLine()
-    try:
-        # One writer at a time: a crawl started meanwhile exits at once (and a crawl
-        # running now keeps reparse from storing articles over what it fetches).
-        with crawl_lock(args.db, "reparse"):
-            result = reparse(archive, topics_from_config(config.extra),
-                             workers=worker_count(config.parse_workers, keep_a_core=False),
-                             on_progress=lambda done, total: progress.count(
-                                 done, total, "articles reparsed"))
-    except CrawlLocked as error:
-        print(f"pdarchive: {error}", file=sys.stderr)
-        return EXIT_LOCKED
-    finally:
-        progress.close()
-        archive.close()
+    # under the write lock: never a re-extraction of older pages over what a running
+    # crawl just fetched
+    with _sole_writer(args.db, "reparse") as (archive, progress):
+        result = reparse(archive, topics_from_config(config.extra),
+                         workers=worker_count(config.parse_workers, keep_a_core=False),
+                         on_progress=lambda done, total: progress.count(
+                             done, total, "articles reparsed"))
     print(result.summary(), file=sys.stderr)
     return EXIT_FAILED if result.failed else EXIT_OK
 
@@ -537,6 +530,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pdarchive: error: {getattr(args, 'db', 'the archive')} cannot be read: {error} "
               "(`sqlite3 FILE 'PRAGMA integrity_check'` tells more)", file=sys.stderr)
         return EXIT_USAGE
+    except CrawlLocked as error:  # another writer holds the archive
+        print(f"pdarchive: {error}", file=sys.stderr)
+        return EXIT_LOCKED
     except KeyboardInterrupt:
         print("pdarchive: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

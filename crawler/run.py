@@ -9,7 +9,7 @@ from typing import Any
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from archive.locking import CrawlLocked, crawl_lock  # noqa: F401 (CrawlLocked: for callers)
+from archive.locking import crawl_lock
 from archive.store import Archive
 from crawler.config import load_config
 from crawler.spiders.jiangsu import JiangsuSpider
