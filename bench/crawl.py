@@ -124,7 +124,7 @@ def main() -> None:
         spider.write_text(BARE_SPIDER)
         urls = scratch / "urls.json"
         with ReplayServer(site) as server:
-            env = dict(os.environ, http_proxy=server.proxy_url, https_proxy=server.proxy_url)
+            env = server.client_env()
             for round_ in range(args.rounds):
                 db = scratch / f"archive{round_}.db"
                 crawl = [sys.executable, "-m", "archive.cli", "crawl", "--db", str(db),

@@ -64,8 +64,7 @@ def crawl(workers: int, server: ReplayServer, redis_url: str, config: Path, scra
     frontier = Frontier.connect(redis_url)
     frontier.client.flushdb()
     db = scratch / f"archive-{server.latency}-{workers}-{time.monotonic_ns()}.db"
-    env = dict(os.environ, http_proxy=server.proxy_url, https_proxy=server.proxy_url,
-               no_proxy="")
+    env = server.client_env()
     processes = [subprocess.Popen(pdarchive("crawl", "--redis", redis_url, "--config", config,
                                             "--idle-timeout", "0"),
                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

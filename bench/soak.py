@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import subprocess
@@ -46,8 +45,7 @@ CONFIG = ROOT / "tests" / "fixtures" / "fault_test.toml"
 
 
 def crawl(db: Path, server: ReplayServer) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, http_proxy=server.proxy_url, https_proxy=server.proxy_url,
-               no_proxy="")
+    env = server.client_env()
     return subprocess.run(
         [sys.executable, "-m", "archive.cli", "crawl", "--db", str(db), "--column", "360300",
          "--config", str(CONFIG)],

@@ -32,6 +32,7 @@ import contextlib
 import http.server
 import json
 import logging
+import os
 import socket
 import struct
 import sys
@@ -397,6 +398,11 @@ class ReplayServer:
     def proxy_url(self) -> str:
         """The value for ``http_proxy``: ``http://127.0.0.1:PORT``."""
         return f"http://127.0.0.1:{self.port}"
+
+    def client_env(self) -> dict[str, str]:
+        """This process's environment, with every request sent through this server."""
+        return dict(os.environ, http_proxy=self.proxy_url, https_proxy=self.proxy_url,
+                    no_proxy="")
 
     # the mirror
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -137,7 +136,7 @@ def test_big5_edition_is_stored_with_its_article(tmp_path: Path, replay: ReplayS
 
 def test_scrapy_crawl_runs_the_same_spider(tmp_path: Path, replay: ReplayServer) -> None:
     db = tmp_path / "archive.db"
-    env = dict(os.environ, http_proxy=replay.proxy_url, https_proxy=replay.proxy_url)
+    env = replay.client_env()
     result = subprocess.run(
         [sys.executable, "-m", "scrapy", "crawl", "jiangsu", "-a", "column=360300",
          "-s", f"PDARCHIVE_DB={db}", "-s", f"PDARCHIVE_CONFIG={CRAWL_CONFIG}",
@@ -168,7 +167,7 @@ def test_interrupted_crawl_resumes_with_nothing_lost_or_duplicated(
         tmp_path: Path, how: signal.Signals) -> None:
     db = tmp_path / "archive.db"
     with ReplayServer(Path(__file__).parent / "fixtures/reference/site", latency=0.15) as slow:
-        env = dict(os.environ, http_proxy=slow.proxy_url, https_proxy=slow.proxy_url)
+        env = slow.client_env()
         process = subprocess.Popen(
             [sys.executable, "-m", "archive.cli", "crawl", "--db", str(db), "--column", "360300",
              "--config", str(CRAWL_CONFIG)],

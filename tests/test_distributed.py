@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import signal
 import sqlite3
 import subprocess
@@ -54,10 +53,6 @@ def processes() -> Iterator[list[subprocess.Popen[str]]]:
             process.wait()
 
 
-def env_for(proxy: ReplayServer) -> dict[str, str]:
-    return dict(os.environ, http_proxy=proxy.proxy_url, https_proxy=proxy.proxy_url,
-                no_proxy="")
-
 
 def run(*args: str | Path) -> tuple[int, str, str]:
     """``pdarchive ARGS`` in this process (quicker than a new one, for commands that
@@ -93,7 +88,7 @@ def start_workers(n: int, redis_url: str, proxy: ReplayServer, logs: Path,
     workers = [subprocess.Popen(
         [sys.executable, "-m", "archive.cli", "crawl", "--redis", redis_url,
          "--config", str(CONFIG), "--idle-timeout", "1"],
-        env=env_for(proxy), stdout=subprocess.DEVNULL,
+        env=proxy.client_env(), stdout=subprocess.DEVNULL,
         stderr=(logs / f"worker{len(processes) + i}.log").open("w"), text=True)
         for i in range(n)]
     processes.extend(workers)
@@ -155,7 +150,7 @@ def test_three_workers_and_one_ingest_archive_what_one_crawl_does(
         # the crawl in one process, meanwhile, from its own copy of the mirror
         one = subprocess.Popen(
             [sys.executable, "-m", "archive.cli", "crawl", "--db", str(single), *options,
-             "--config", str(CONFIG)], env=env_for(single_server),
+             "--config", str(CONFIG)], env=single_server.client_env(),
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         processes.append(one)
         result = ingest(db, redis_url)

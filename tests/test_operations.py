@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import queue
 import random
 import signal
@@ -45,14 +44,10 @@ def crawl(db: Path, server: ReplayServer, config: Path = CONFIG) -> Any:
     return pdarchive("crawl", *crawl_args(db, config), proxy=server, timeout=60)
 
 
-def environment(server: ReplayServer) -> dict[str, str]:
-    return dict(os.environ, http_proxy=server.proxy_url, https_proxy=server.proxy_url,
-                no_proxy="")
-
 
 def start(*args: str | Path, server: ReplayServer) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "archive.cli", *map(str, args)],
-                            env=environment(server), stdout=subprocess.PIPE,
+                            env=server.client_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 

@@ -64,8 +64,7 @@ def crawl(db: Path, server: ReplayServer) -> Any:
 
 
 def start_crawl(db: Path, server: ReplayServer) -> subprocess.Popen[str]:
-    env = dict(os.environ, http_proxy=server.proxy_url, https_proxy=server.proxy_url,
-               no_proxy="")
+    env = server.client_env()
     return subprocess.Popen(
         [sys.executable, "-m", "archive.cli", "crawl", "--db", str(db), "--column", "360300",
          "--config", str(CONFIG)],

@@ -9,7 +9,6 @@ error. Screenshots go to artifacts/ at the repository root.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -142,7 +141,7 @@ def screenshot(driver: WebDriver, name: str) -> None:
 
 
 def start_crawl(db: Path, proxy: ReplayServer) -> subprocess.Popen[str]:
-    env = dict(os.environ, http_proxy=proxy.proxy_url, https_proxy=proxy.proxy_url, no_proxy="")
+    env = proxy.client_env()
     return subprocess.Popen(
         [sys.executable, "-m", "archive.cli", "crawl", "--db", str(db), "--column", "360300",
          "--config", str(CRAWL_CONFIG), "--edition", "gb", "--edition", "big5"],
