@@ -122,9 +122,11 @@ class JiangsuSpider(ConfiguredSpider):
 
     def parse_list(self, response: Response, column: str, page: int) -> Iterator[Any]:
         self.crawler.stats.set_value("pdarchive/column", column)
+        links = [urljoin(response.url, href.strip())
+                 for href in response.css("a::attr(href)").getall()]
         listed = [
-            parsed for href in response.css("a::attr(href)").getall()
-            if (parsed := parse_article_url(urljoin(response.url, href.strip())))
+            parsed for link in links
+            if (parsed := parse_article_url(link))
             and parsed.edition == "gb" and parsed.page == 1 and parsed.column_id in self.columns
         ]
         if page == 1 and not listed and self.column_counts.get(column):
@@ -161,9 +163,8 @@ class JiangsuSpider(ConfiguredSpider):
             self.walk_complete.setdefault(column, False)
             return
         pager_pages = {
-            found[1] for href in response.css("a::attr(href)").getall()
-            if (found := parse_list_url(urljoin(response.url, href.strip())))
-            and found[0] == column
+            found[1] for link in links
+            if (found := parse_list_url(link)) and found[0] == column
         }
         if next_page in pager_pages:
             yield self._list_request(column, next_page)
