@@ -506,10 +506,6 @@ class Archive:
         for url in urls:
             self.db.execute("DELETE FROM failures WHERE url = ?", [url])
 
-    def clear_failure(self, url: str) -> None:
-        with self.transaction():
-            self._clear_failures([url])
-
     def failures(self) -> list[dict[str, Any]]:
         return self.db.execute_returning_dicts(
             "SELECT * FROM failures ORDER BY last_seen_at DESC, url")

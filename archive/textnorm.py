@@ -51,11 +51,6 @@ class _CharFold(dict[int, str]):
 _FOLD = _CharFold()
 
 
-def fold_char(char: str) -> str:
-    """The normalised form of one character (may be a space or several characters)."""
-    return _FOLD[ord(char)]
-
-
 def normalise(text: str) -> str:
     return _SPACES.sub(" ", text.translate(_FOLD)).strip()
 
