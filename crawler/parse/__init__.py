@@ -4,10 +4,12 @@ No network, no database: ``parse_page`` returns the article-page record defined 
 DESIGN.md or raises ``NotAnArticle`` / ``ExtractionError`` with a reason.
 """
 
-from .errors import ExtractionError, NotAnArticle, ParseRefused
+from .errors import Blocked, Deleted, ExtractionError, NotAnArticle, ParseRefused
 from .page import ParsedPage, parse_document, parse_page
 
 __all__ = [
+    "Blocked",
+    "Deleted",
     "ExtractionError",
     "NotAnArticle",
     "ParseRefused",

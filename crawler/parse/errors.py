@@ -22,3 +22,16 @@ class ExtractionError(ParseRefused):
     (a truncated page, a template whose body went missing after a layout change)."""
 
     kind = "extraction_error"
+
+
+class Blocked(NotAnArticle):
+    """The site refused to serve the page: a block, ban, rate-limit or captcha page,
+    whatever HTTP status it came with. Never an article; retried later."""
+
+    kind = "blocked"
+
+
+class Deleted(NotAnArticle):
+    """The site says the article was deleted or withdrawn ("该文章已删除")."""
+
+    kind = "deleted"
