@@ -6,7 +6,9 @@ be parsed, nothing to export); 2 usage error, missing file or unusable archive;
 fallback, or a list page that links to nothing: the site's layout probably
 changed); 4 another writer (crawl, ingest, reparse, reindex) holds the archive;
 5 a crawl stopped because the archive could not be written (disk full, file made
-read-only or damaged under it: what was committed before is kept); 130 interrupted.
+read-only or damaged under it: what was committed before is kept); 6 a crawl failed
+because the site could not be reached or refused it (most requests failed to
+download or were blocked, or it kept refusing pages in a row); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .store import Archive, ArchiveError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WARNING, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 EXIT_UNWRITABLE = 5
+EXIT_UNREACHABLE = 6
 
 
 class _Parser(argparse.ArgumentParser):
@@ -112,7 +115,8 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     )
     print(result.summary(), file=sys.stderr)
     if result.status == "failed":
-        return EXIT_UNWRITABLE
+        return (EXIT_UNREACHABLE if result.stats.get("pdarchive/failure") == "site"
+                else EXIT_UNWRITABLE)
     if result.status == "interrupted":
         return EXIT_INTERRUPTED
     if result.status == "warning":

@@ -29,8 +29,10 @@ MAX_JITTER = 600.0
 #: what ``pdarchive crawl``'s exit codes mean, for the log line
 EXIT_MEANINGS = {
     0: "ok", 1: "failed", 2: "usage error or unusable archive",
-    3: "warning: the site's layout may have changed", 4: "locked: another crawl is running",
-    5: "the archive could not be written", 130: "interrupted",
+    3: "warning: a walk stopped early or the site's layout may have changed",
+    4: "locked: another crawl is running",
+    5: "the archive could not be written",
+    6: "the site could not be reached or refused the crawl", 130: "interrupted",
 }
 
 

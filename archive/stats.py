@@ -35,6 +35,12 @@ def collect(archive: Archive, topic: str | None = None,
             + (f"{where} AND" if where else " WHERE") + " extractor = 'fallback'")[0]["n"],
         "last_runs": archive.runs(5),
         "failures": archive.failures(),
+        "failures_by_kind": archive.db.execute_returning_dicts(
+            "SELECT coalesce(kind, stage) AS kind, count(*) AS count FROM failures "
+            "GROUP BY 1 ORDER BY 2 DESC, 1"),
+        "missing_editions": {row["edition"]: row["n"] for row in archive.db.execute_returning_dicts(
+            "SELECT edition, count(*) AS n FROM missing_editions GROUP BY edition "
+            "ORDER BY edition")},
     }
 
 
@@ -56,9 +62,13 @@ def render_text(stats: dict[str, Any]) -> str:
             f"  #{run['id']} {run['started_at']} {run['status']}: {run['requests']} requests, "
             f"{run['new']} new, {run['updated']} updated, {run['unchanged']} unchanged, "
             f"{run['failed']} failed" + (f" — {run['message']}" if run.get("message") else ""))
+    for edition, count in stats.get("missing_editions", {}).items():
+        lines.append(f"articles with no {edition} edition (the site has none): {count}")
     failures = stats["failures"]
-    lines.append(f"open failures: {len(failures)}")
+    kinds = ", ".join(f"{row['kind']} {row['count']}" for row in stats.get("failures_by_kind", []))
+    lines.append(f"open failures: {len(failures)}" + (f" ({kinds})" if kinds else ""))
     for failure in failures:
-        lines.append(f"  {failure['url']} [{failure['stage']}] {failure['reason']} "
+        kind = f"{failure['stage']}: {failure['kind']}" if failure.get("kind") else failure["stage"]
+        lines.append(f"  {failure['url']} [{kind}] {failure['reason']} "
                      f"(attempts {failure['attempts']}, next {failure['next_attempt_at']})")
     return "\n".join(lines)

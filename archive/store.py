@@ -32,13 +32,17 @@ from . import fulltext
 from .record import content_hash
 from .topics import TopicScore
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 JSON_COLUMNS = ("editors", "authors", "photographers", "body", "images", "pages", "editions",
-                "big5", "headers", "args", "gb", "columns", "complete_columns")
+                "big5", "headers", "args", "gb", "columns", "complete_columns", "redirects")
 #: failed URLs are retried after 1 h, 2 h, 4 h, … up to a week (unless the crawl
 #: configuration says otherwise: failure_retry_after, failure_retry_max)
 RETRY_BASE = timedelta(hours=1)
 RETRY_MAX = timedelta(days=7)
+
+
+#: the counts a run row keeps, kept up to date with every write (count_in_run)
+_RUN_COUNTS = ("new", "updated", "unchanged", "failed", "fallback")
 
 
 class ArchiveError(Exception):
@@ -157,7 +161,19 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_article_topics_topic_score ON article_topics (topic, score)")
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2}
+def _migrate_3(db: sqlite_utils.Database) -> None:
+    """What kind of failure each is (``blocked``, ``deleted``, ``http``, ``timeout``, …),
+    the redirects a failed request went through, and editions an article does not
+    have (a 404 on its BIG5 page): a fact about the article, not a failure."""
+    db.execute("ALTER TABLE failures ADD COLUMN kind TEXT")
+    db.execute("ALTER TABLE failures ADD COLUMN redirects TEXT")
+    db.execute(
+        "CREATE TABLE missing_editions (article_id TEXT NOT NULL, edition TEXT NOT NULL, "
+        "url TEXT NOT NULL, http_status INTEGER, seen_at TEXT NOT NULL, run_id INTEGER, "
+        "PRIMARY KEY (article_id, edition))")
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3}
 
 
 class Archive:
@@ -296,6 +312,14 @@ class Archive:
                           "fallback": 0})
             return int(cast(int, table.last_pk))
 
+    def count_in_run(self, run_id: int | None, outcome: str) -> None:
+        """Add one to the run's count of ``outcome`` ("new", "updated", "unchanged",
+        "failed", "fallback") inside the caller's transaction, so that a run killed
+        with ``kill -9`` still shows what it committed."""
+        if run_id is None or outcome not in _RUN_COUNTS:
+            return
+        self.db.execute(f"UPDATE runs SET {outcome} = {outcome} + 1 WHERE id = ?", [run_id])
+
     def finish_run(self, run_id: int, counts: RunCounts, status: str, message: str = "",
                    complete_columns: list[str] | None = None) -> None:
         with self.transaction():
@@ -341,23 +365,35 @@ class Archive:
         return _decode_row(rows[0]) if rows else None
 
     def save_article(self, article: dict[str, Any], pages: list[FetchedPage],
-                     run_id: int | None, topics: list[TopicScore] | None = None) -> str:
+                     run_id: int | None, topics: list[TopicScore] | None = None, *,
+                     also_count: tuple[str, ...] = ()) -> str:
         """Write an article with its pages, index row and topic scores in one transaction.
 
-        Returns "new", "updated" (the earlier text is kept as a version) or
-        "unchanged" (no row changes unless a page's body or a topic score did). With
-        no pages (a reparse) the fetch time stays that of the last fetch.
+        Returns "new", "updated" (the earlier text is kept as a version),
+        "unchanged" (no row changes unless a page's body or a topic score did) or
+        "kept": a version read by the generic fallback never replaces one a template
+        extractor read (a layout change or a notice page would otherwise overwrite a
+        good article); nothing is written but the count. With no pages (a reparse)
+        the fetch time stays that of the last fetch. The run's count of the outcome
+        (and of ``also_count``) is committed with the article.
         """
         now = utc_now()
         digest = content_hash(article)
         with self.transaction():
             existing = self.db.execute(
-                "SELECT rowid, content_hash, version, first_seen_at, fetched_at FROM articles "
-                "WHERE article_id = ?", [article["article_id"]]).fetchone()
+                "SELECT rowid, content_hash, version, first_seen_at, fetched_at, extractor "
+                "FROM articles WHERE article_id = ?", [article["article_id"]]).fetchone()
+            for key in also_count:
+                self.count_in_run(run_id, key)
+            if (existing and pages and article.get("extractor") == "fallback"
+                    and existing[5] != "fallback"):
+                self.count_in_run(run_id, "unchanged")
+                return "kept"
             if existing and existing[1] == digest:
                 self._save_topics(article["article_id"], topics or [])
                 self._save_pages(pages, run_id, keep_unchanged=True)
                 self._clear_failures([page.url for page in pages])
+                self.count_in_run(run_id, "unchanged")
                 return "unchanged"
             row = {key: article.get(key) for key in (
                 "article_id", "column_id", "url", "edition", "page_count", "title",
@@ -389,6 +425,7 @@ class Archive:
             self._save_pages(pages, run_id, keep_unchanged=False)
             self._clear_failures([page.url for page in pages])
             fulltext.index_article(self.db, rowid, article)
+            self.count_in_run(run_id, outcome)
         return outcome
 
     def _save_topics(self, article_id: str, topics: list[TopicScore]) -> None:
@@ -481,10 +518,12 @@ class Archive:
     def record_failure(self, url: str, *, stage: str, reason: str, http_status: int | None,
                        run_id: int | None, article_id: str | None = None,
                        column_id: str | None = None, retry_after: float | None = None,
-                       retry_max: float | None = None) -> None:
-        """Record (or count again) a failure of ``url``: the next attempt is due after
+                       retry_max: float | None = None, kind: str | None = None,
+                       redirects: list[str] | None = None) -> None:
+        """Record (or count again) a failure of ``url`` (the URL the crawl asked for;
+        ``redirects``: where it was sent from there): the next attempt is due after
         ``retry_after`` seconds (default RETRY_BASE), doubled with every attempt up to
-        ``retry_max`` (default RETRY_MAX)."""
+        ``retry_max`` (default RETRY_MAX). The run's failed count goes up with it."""
         now = datetime.now(timezone.utc)
         base = RETRY_BASE.total_seconds() if retry_after is None else retry_after
         ceiling = RETRY_MAX.total_seconds() if retry_max is None else retry_max
@@ -493,14 +532,64 @@ class Archive:
                 "SELECT attempts, first_seen_at FROM failures WHERE url = ?", [url]).fetchone()
             attempts = (row[0] if row else 0) + 1
             wait = timedelta(seconds=min(base * 2.0 ** min(attempts - 1, 64), ceiling))
+            if kind == "blocked":
+                # The site refused the crawler, not this page: the next crawl tries it
+                # again (a crawl that keeps being refused stops by itself).
+                wait = timedelta(0)
             self.db.table("failures").upsert({
                 "url": url, "article_id": article_id, "column_id": column_id, "stage": stage,
                 "reason": reason, "http_status": http_status, "attempts": attempts,
                 "first_seen_at": row[1] if row else now.isoformat(timespec="seconds"),
                 "last_seen_at": now.isoformat(timespec="seconds"),
                 "next_attempt_at": (now + wait).isoformat(timespec="seconds"),
-                "run_id": run_id,
+                "run_id": run_id, "kind": kind,
+                "redirects": json.dumps(redirects) if redirects else None,
             }, "url")
+            self.count_in_run(run_id, "failed")
+
+    def record_missing_edition(self, article_id: str, edition: str, url: str,
+                               http_status: int | None, run_id: int | None) -> None:
+        """``article_id`` has no ``edition`` (its page there answered 404): a fact about
+        the article, kept once, not a failure to retry. Closes a failure left there by
+        an older pdarchive."""
+        with self.transaction():
+            self.db.execute(
+                "INSERT INTO missing_editions (article_id, edition, url, http_status, seen_at, "
+                "run_id) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (article_id, edition) DO UPDATE "
+                "SET seen_at = excluded.seen_at, run_id = excluded.run_id",
+                [article_id, edition, url, http_status, utc_now(), run_id])
+            self._clear_failures([url])
+
+    def article_editions(self) -> dict[str, set[str]]:
+        """Per archived article, the editions it has pages of or is known to lack."""
+        held: dict[str, set[str]] = {}
+        for article_id, edition in self.db.execute(
+                "SELECT DISTINCT article_id, edition FROM pages WHERE kind = 'article' "
+                "UNION SELECT article_id, edition FROM missing_editions"):
+            held.setdefault(article_id, set()).add(edition)
+        return held
+
+    def columns_lacking_editions(self, editions: list[str]) -> set[str]:
+        """Columns holding an article with no pages in one of ``editions`` and not
+        known to lack it (``--edition big5`` added to an existing archive)."""
+        lacking: set[str] = set()
+        for edition in editions:
+            lacking |= {row[0] for row in self.db.execute(
+                "SELECT DISTINCT a.column_id FROM articles AS a WHERE NOT EXISTS (SELECT 1 "
+                "FROM pages AS p WHERE p.article_id = a.article_id AND p.edition = ?) "
+                "AND NOT EXISTS (SELECT 1 FROM missing_editions AS m WHERE m.article_id = "
+                "a.article_id AND m.edition = ?)", [edition, edition])}
+        return lacking
+
+    def missing_editions(self) -> list[dict[str, Any]]:
+        return self.db.execute_returning_dicts(
+            "SELECT * FROM missing_editions ORDER BY article_id, edition")
+
+    def list_failures(self, column_id: str) -> list[dict[str, Any]]:
+        """The open failures of a column's list pages: where its last walks stopped."""
+        return self.db.execute_returning_dicts(
+            "SELECT * FROM failures WHERE stage = 'list' AND column_id = ? ORDER BY url",
+            [column_id])
 
     def _clear_failures(self, urls: list[str]) -> None:
         for url in urls:

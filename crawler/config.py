@@ -56,7 +56,7 @@ class Config:
     base_url: str
     columns: tuple[Column, ...]
     editions: tuple[str, ...] = ("gb",)
-    max_list_pages: int = 0
+    max_list_pages: int = 1000
     delay: float = 1.0
     concurrent_per_host: int = 1
     autothrottle: bool = True
@@ -70,6 +70,12 @@ class Config:
     #: every failed attempt, up to failure_retry_max
     failure_retry_after: float = 3600.0
     failure_retry_max: float = 7 * 86400.0
+    #: blocked answers in a row (HTTP 403/429/503, block pages) after which a crawl
+    #: stops (0: never); each one first raises the pause between requests, from
+    #: blocked_pause seconds, doubling, up to blocked_pause_max
+    max_blocked: int = 8
+    blocked_pause: float = 5.0
+    blocked_pause_max: float = 120.0
     #: processes parsing pages beside the crawl: "auto" (cores − 1) or a number (0: none)
     parse_workers: int | str = "auto"
     source: str = "defaults"
@@ -100,7 +106,8 @@ def _read(path: Path | None) -> dict[str, Any]:
 
 
 #: [crawl] keys given as durations ("1h", "7d") or seconds
-_DURATION_KEYS = ("failure_retry_after", "failure_retry_max")
+_DURATION_KEYS = ("failure_retry_after", "failure_retry_max", "blocked_pause",
+                  "blocked_pause_max")
 
 
 def load_config(path: str | Path | None = None) -> Config:

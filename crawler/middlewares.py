@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urljoin, urlparse
 
 from scrapy import Request, Spider
@@ -16,6 +17,8 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
+
+from crawler.spiders.jiangsu import HALTED
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
@@ -52,9 +55,36 @@ class BackoffRetryMiddleware(RetryMiddleware):
     async def process_exception(  # type: ignore[override]
         self, request: Request, exception: Exception, spider: Spider | None = None
     ) -> Request | Response | None:
+        if _is_dns_failure(exception):
+            # A name that does not resolve now will not in the next seconds: retrying
+            # only froze the crawl for the whole backoff (15 s with the defaults).
+            return None
         result = super().process_exception(request, exception)
         await self._pause(result)
         return result
+
+
+class HaltMiddleware:
+    """Once the spider has decided to stop (the site kept refusing it: ``halted``),
+    requests already handed to the downloader are dropped instead of fetched: closing
+    the spider only empties the scheduler, and up to CONCURRENT_REQUESTS more pages
+    would otherwise be asked of a site that is blocking us."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> HaltMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request, spider: Spider | None = None) -> None:
+        if getattr(self.crawler.spider, "halted", False):
+            raise IgnoreRequest(HALTED)
+
+
+def _is_dns_failure(exception: BaseException) -> bool:
+    names = {cls.__name__ for cls in type(exception).__mro__}
+    return bool(names & {"DNSLookupError", "CannotResolveHostError"})
 
 
 class OffsiteRedirectMiddleware:
@@ -97,7 +127,27 @@ class AllRequestsRobotsTxtMiddleware(RobotsTxtMiddleware):
     Once the Deferred has fired the parser is stored, so read it from there.
     """
 
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler)
+        robots_logger = logging.getLogger("scrapy.downloadermiddlewares.robotstxt")
+        if not any(isinstance(f, _QuietRobotsErrors) for f in robots_logger.filters):
+            robots_logger.addFilter(_QuietRobotsErrors())
+
     async def robot_parser(self, request: Request) -> RobotParser | None:
         parser = await super().robot_parser(request)
         stored = self._parsers.get(urlparse_cached(request).netloc)
         return parser if stored is None or isinstance(stored, Deferred) else stored
+
+
+class _QuietRobotsErrors(logging.Filter):
+    """robots.txt that cannot be downloaded (the site unreachable) is logged by
+    Scrapy at ERROR with a 70-line traceback. The pages that follow fail the same way
+    and are recorded, and the run's verdict names the cause in one line: keep this
+    one line, at INFO, without the traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.levelno >= logging.ERROR:
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+        return True

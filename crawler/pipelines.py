@@ -13,11 +13,25 @@ from scrapy.utils.defer import deferred_from_coro
 
 from archive.store import Archive, storage_problem
 from archive.topics import topics_from_config
-from crawler.spiders.jiangsu import JiangsuSpider
+from crawler.spiders.jiangsu import BLOCKED, BLOCKING_STATUSES, JiangsuSpider
 from crawler.writer import ItemWriter
 
 #: the spider's close reason when the archive cannot be written (disk full, …)
 UNWRITABLE = "archive_unwritable"
+#: share of a run's requests that failed to download or were blocked above which the
+#: run failed: the site could not be reached, or would not serve us
+UNREACHABLE_SHARE = 0.5
+#: download errors, by exception class name, in words
+_DOWNLOAD_ERRORS = {
+    "DNSLookupError": "DNS lookup failed", "CannotResolveHostError": "DNS lookup failed",
+    "ConnectionRefusedError": "connection refused",
+    "DownloadConnectionRefusedError": "connection refused",
+    "TimeoutError": "timed out", "DownloadTimeoutError": "timed out",
+    "TCPTimedOutError": "timed out", "ConnectError": "could not connect",
+    "ConnectionLost": "connection lost", "ResponseNeverReceived": "connection lost",
+    "ConnectionDone": "connection lost", "ResponseFailed": "connection lost",
+    "DownloadFailedError": "connection lost", "NoRouteError": "no route to host",
+}
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +91,49 @@ class ArchivePipeline:
             deferred_from_coro(self.crawler.engine.close_spider_async(reason=UNWRITABLE))
         return item
 
+    def site_verdict(self, reason: str) -> str:
+        """Why the run failed for the site's sake, or "": most requests could not be
+        downloaded (DNS, refused connections, timeouts) or were refused (HTTP
+        403/429/503, block pages), or the spider stopped on blocks in a row."""
+        stats = self.stats.get_stats()
+        host = self.spider.config.base_url.split("://", 1)[-1].split("/", 1)[0]
+        total = int(stats.get("downloader/request_count") or 0)
+        errors: dict[str, int] = {}
+        prefix = "downloader/exception_type_count/"
+        for key, count in stats.items():
+            if key.startswith(prefix):
+                words = _DOWNLOAD_ERRORS.get(key[len(prefix):].rsplit(".", 1)[-1])
+                if words:
+                    errors[words] = errors.get(words, 0) + int(count)
+        blocked = {f"HTTP {status}": int(stats.get(f"downloader/response_status_count/{status}")
+                                         or 0) for status in BLOCKING_STATUSES}
+        blocked["a block page"] = self.spider.blocked_pages
+        blocked = {what: count for what, count in blocked.items() if count}
+        unreachable, refused = sum(errors.values()), sum(blocked.values())
+
+        def detail(counts: dict[str, int]) -> str:
+            return ", ".join(f"{what} for {count} of {total} requests" for what, count in
+                             sorted(counts.items(), key=lambda item: -item[1]))
+
+        if reason == BLOCKED:
+            return (f"{host} is refusing this crawler: {self.spider.block_streak} pages in a "
+                    f"row were refused ({detail(blocked) or 'block pages'}); the crawl stopped "
+                    "and the next one resumes where it stopped (raise delay?)")
+        if not total or unreachable + refused <= UNREACHABLE_SHARE * total:
+            return ""
+        if unreachable >= refused:
+            return f"could not reach {host}: {detail(errors)}"
+        return f"{host} refused the crawl: {detail(blocked)}"
+
     def finish_run(self, reason: str) -> None:
         status, message = "finished", ""
+        site = self.site_verdict(reason) if self.run_id is not None else ""
         if self.storage_error:
             status, message = "failed", self.storage_error
+            self.stats.set_value("pdarchive/failure", "unwritable")
+        elif site and reason in ("finished", BLOCKED):
+            status, message = "failed", site
+            self.stats.set_value("pdarchive/failure", "site")
         elif self.run_id is not None:
             status, message = self.writer.verdict(reason)
         complete = [column for column in self.spider.columns

@@ -28,6 +28,9 @@ class CrawlResult:
                 f"{value('pdarchive/unchanged')} unchanged, {value('pdarchive/failed')} failed")
         if self.stats.get("pdarchive/run_id") is not None:  # None: not even the run recorded
             line += f" (run {self.stats['pdarchive/run_id']})"
+        if self.stats.get("pdarchive/failure") == "site":
+            # one line, the cause first: "could not reach js.people.com.cn: DNS lookup …"
+            return f"pdarchive: error: {self.message} [{line}]"
         return f"{line}\n{self.message}" if self.message else line
 
 

@@ -32,6 +32,9 @@ RETRY_ENABLED = True
 RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
 #: seconds; the n-th retry waits RETRY_BACKOFF_BASE * 2 ** (n - 1)
+# A request given up is recorded as a failure and counted in the run's summary; a
+# log line at ERROR for each one only buried that summary.
+RETRY_GIVE_UP_LOG_LEVEL = "INFO"
 RETRY_BACKOFF_BASE = 2.0
 
 # Scrapy runs each callback's output through CONCURRENT_ITEMS asyncio tasks, made
@@ -49,6 +52,7 @@ SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.metacopy.MetaCopyDetectionMiddleware": None,
 }
 DOWNLOADER_MIDDLEWARES = {
+    "crawler.middlewares.HaltMiddleware": 50,
     "scrapy.downloadermiddlewares.httpauth.HttpAuthMiddleware": None,
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.AllRequestsRobotsTxtMiddleware": 100,

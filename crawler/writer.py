@@ -41,8 +41,13 @@ class ItemWriter:
         self.topics = list(topics)
         #: article pages refused by the parser
         self.refused = 0
-        #: list pages that suddenly link to no article: a warning, with these reasons
-        self.empty_lists: list[str] = []
+        #: list pages where a column's walk stopped (blocked, cut off, not a list page,
+        #: a repeat): a warning, with these reasons
+        self.walk_stops: list[str] = []
+        #: failures recorded, by kind
+        self.kinds: dict[str, int] = {}
+        #: editions found not to exist (404 on an article's BIG5 page)
+        self.missing_editions = 0
 
     def _count(self, key: str) -> None:
         setattr(self.counts, key, getattr(self.counts, key) + 1)
@@ -64,32 +69,49 @@ class ItemWriter:
         except IncompleteArticle as error:
             first = next(iter(item.editions.values()))[0]
             self._store_failure(FailureItem(first.fetched.url, "store", str(error), None,
-                                            item.article_id, item.column_id))
+                                            item.article_id, item.column_id,
+                                            kind="incomplete"))
             return
         article = combine_editions(merged)
         pages = [page.fetched for edition_pages in item.editions.values()
                  for page in edition_pages]
-        if any(page.extractor == "fallback" for page in pages):
+        if item.partial and self.archive.article(item.article_id) is not None:
+            # an edition failed: storing the rest would drop it from the stored article
+            self._count("unchanged")
+            self.archive.count_in_run(self.run_id, "unchanged")
+            return
+        fallback = any(page.extractor == "fallback" for page in pages)
+        if fallback:
             self._count("fallback")
-        self._count(self.archive.save_article(article, pages, self.run_id,
-                                              score_all(self.topics, article)))
+        outcome = self.archive.save_article(article, pages, self.run_id,
+                                            score_all(self.topics, article),
+                                            also_count=("fallback",) if fallback else ())
+        self._count("unchanged" if outcome == "kept" else outcome)
 
     def _store_failure(self, item: FailureItem) -> None:
-        if item.stage == "parse":
-            self.refused += 1
-        elif item.stage == "list":
-            self.empty_lists.append(f"{item.url}: {item.reason}")
+        if item.kind == "missing_edition" and item.article_id and item.edition:
+            self.missing_editions += 1
+            self.archive.record_missing_edition(item.article_id, item.edition, item.url,
+                                                item.http_status, self.run_id)
+            return
+        if item.stage == "parse" and item.kind not in ("blocked", "deleted"):
+            self.refused += 1  # (a block or deletion notice says nothing of the layout)
+        elif item.stage == "list" and item.kind not in ("robots",):
+            self.walk_stops.append(f"{item.url}: {item.reason}")
+        if item.kind:
+            self.kinds[item.kind] = self.kinds.get(item.kind, 0) + 1
         self._count("failed")
         self.archive.record_failure(
             item.url, stage=item.stage, reason=item.reason, http_status=item.http_status,
             run_id=self.run_id, article_id=item.article_id, column_id=item.column_id,
-            retry_after=self.retry_after, retry_max=self.retry_max)
+            retry_after=self.retry_after, retry_max=self.retry_max, kind=item.kind,
+            redirects=item.redirects or None)
 
     def verdict(self, reason: str) -> tuple[str, str]:
         """The run's status and message, given why it ended ("finished", "shutdown", …)."""
         stored = self.counts.new + self.counts.updated + self.counts.unchanged
         suspicious = self.counts.fallback + self.refused
-        layout_changed = list(self.empty_lists)
+        layout_changed = list(self.walk_stops)
         if suspicious and suspicious > LAYOUT_WARNING_SHARE * (stored + self.refused):
             layout_changed.insert(0, (
                 f"{suspicious} of {stored + self.refused} article pages were refused or "

@@ -153,6 +153,26 @@ class Truncate:
 
 
 @dataclass(frozen=True)
+class Cut:
+    """Send the first ``n_bytes`` with no Content-Length, then close the connection:
+    the page is cut off mid-way, yet the client has no way to tell it from a whole one
+    (HTTP/1.1 without a length reads to the end of the connection)."""
+
+    n_bytes: int
+
+    def apply(self, handler: ReplayHandler, page: Page) -> None:
+        handler.send_response(page.status)
+        for name, value in page.headers.items():
+            if name.lower() not in _HOP_HEADERS:
+                handler.send_header(name, value)
+        handler.send_header("Connection", "close")
+        handler.end_headers()
+        if handler.command != "HEAD":
+            handler.wfile.write(page.body[: self.n_bytes])
+        handler.close_connection = True
+
+
+@dataclass(frozen=True)
 class Body:
     """Serve other bytes: a wrong charset declaration, garbage, an empty body…"""
 
@@ -354,6 +374,7 @@ class ReplayServer:
         # add_page / remove_page: a Page, or None for a page removed from the mirror
         self._overrides: dict[str, Page | None] = {}
         self._faults: dict[str, Fault] = {}
+        self._everywhere: Fault | None = None
         self._log: list[tuple[str, str]] = []
         self._server: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -456,9 +477,14 @@ class ReplayServer:
             else:
                 self._faults.pop(canonical_url(url), None)
 
+    def inject_everywhere(self, fault: Fault | None) -> None:
+        """Answer every URL without a fault of its own with ``fault`` (None: stop)."""
+        with self._lock:
+            self._everywhere = fault
+
     def fault(self, url: str) -> Fault | None:
         with self._lock:
-            return self._faults.get(canonical_url(url))
+            return self._faults.get(canonical_url(url), self._everywhere)
 
     # the request log
 

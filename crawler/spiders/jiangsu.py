@@ -7,6 +7,7 @@ as ``pdarchive crawl``; both run this spider with the same settings.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urljoin
@@ -15,14 +16,16 @@ import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
-from scrapy.http import Response
+from scrapy.http import Response, TextResponse
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.defer import deferred_from_coro
 from twisted.python.failure import Failure
 
 from archive.store import Archive, FetchedPage, utc_now
 from crawler.config import Config, load_config
 from crawler.items import ArticleItem, FailureItem, ListPageItem, ParsedPageResult
 from crawler.parse import ParsedPage, ParseRefused
+from crawler.parse.notices import notice_refusal
 from crawler.parse.urls import ArticleUrl, parse_article_url, parse_list_url
 from crawler.parser_pool import ParserPool, worker_count
 from crawler.spiders.base import ConfiguredSpider
@@ -34,6 +37,34 @@ def _split(value: Any) -> list[str]:
     if isinstance(value, (list, tuple)):
         return [str(item) for item in value]
     return [part.strip() for part in str(value).split(",") if part.strip()]
+
+
+#: HTTP statuses that mean "the site will not serve this crawler now"
+BLOCKING_STATUSES = (403, 429, 503)
+#: the spider's close reason when the site kept refusing it (max_blocked in a row)
+BLOCKED = "blocked"
+#: the IgnoreRequest message of a request dropped because the crawl is stopping
+#: (crawler.middlewares.HaltMiddleware)
+HALTED = "not fetched: the crawl is stopping"
+#: how much of a page's end is searched for its closing tag
+_TAIL_BYTES = 4096
+
+logger = logging.getLogger(__name__)
+
+
+def _looks_whole(body: bytes) -> bool:
+    """Does an HTML page end as a whole page does, with ``</body>`` or ``</html>``?
+    (A page cut off mid-way with no Content-Length arrives as if complete.)"""
+    tail = body[-_TAIL_BYTES:].lower()
+    return b"</html>" in tail or b"</body>" in tail
+
+
+def _visible_text(response: Response) -> str:
+    if not isinstance(response, TextResponse):
+        return ""
+    return " ".join(response.xpath(
+        "//title//text() | //body//text()[not(ancestor::script) and not(ancestor::style)]"
+    ).getall())
 
 
 def _headers(response: Response) -> dict[str, str]:
@@ -59,6 +90,17 @@ class JiangsuSpider(ConfiguredSpider):
         self.since = since or None
         self.until = until or None
         self.max_articles = int(max_articles) if max_articles not in (None, "") else 0
+        #: column → the article ids its list pages listed so far in this run: a list
+        #: page that adds none ends the walk (a pager that repeats itself)
+        self.listed: dict[str, set[str]] = {}
+        #: archived article → the editions it has pages of, or is known to lack
+        self.held_editions: dict[str, set[str]] = {}
+        #: blocked answers in a row (HTTP 403/429/503, block pages)
+        self.block_streak = 0
+        #: pages the site answered with a block page (with HTTP 200)
+        self.blocked_pages = 0
+        #: the crawl is stopping (the site kept refusing it): nothing more is fetched
+        self.halted = False
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> JiangsuSpider:
@@ -82,6 +124,10 @@ class JiangsuSpider(ConfiguredSpider):
         self.max_list_pages = int(limit) if limit not in (None, "") else config.max_list_pages
         self.archive = Archive(db_path)
         self.known = self.archive.known_article_ids()
+        self.held_editions = self.archive.article_editions()
+        #: columns with archived articles that lack an edition now asked for: their
+        #: walk goes on past the known articles, which are fetched in that edition
+        lacking = self.archive.columns_lacking_editions(self.editions)
         self.column_counts = self.archive.column_article_counts()
         self.scheduled: set[str] = set()
         #: articles whose failed pages still wait out their backoff: the list walk
@@ -92,9 +138,21 @@ class JiangsuSpider(ConfiguredSpider):
             if failure["article_id"] and failure["url"] not in due}
         #: may a column stop at the first list page holding a known article?
         self.may_stop_early = {
-            column: not self.full and self.archive.column_walk_completed(column)
+            column: (not self.full and column not in lacking
+                     and self.archive.column_walk_completed(column))
             for column in self.columns
         }
+        #: column → list pages where its last walks stopped at a recorded failure (a
+        #: block page, a page cut off, an error): the walk is resumed there, as well
+        #: as started again at page 1 for what is new (when it walks the whole list
+        #: from page 1 anyway, it passes them)
+        self.resume_pages: dict[str, list[int]] = {}
+        for column in self.columns:
+            pages = sorted({found[1] for failure in self.archive.list_failures(column)
+                            if (found := parse_list_url(failure["url"]))
+                            and found[0] == column and found[1] > 1})
+            if pages and self.may_stop_early[column]:
+                self.resume_pages[column] = pages[:1]
         #: column → its list walk reached the end or the known articles
         self.walk_complete: dict[str, bool] = {}
         host = config.base_url.split("://", 1)[-1].split("/", 1)[0]
@@ -109,37 +167,93 @@ class JiangsuSpider(ConfiguredSpider):
     async def start(self) -> AsyncIterator[Any]:
         for column in self.columns:
             yield self._list_request(column, 1)
+            for page in self.resume_pages.get(column, []):
+                # past an unfinished walk nothing was read: no stopping at known articles
+                yield self._list_request(column, page, stop_early=False)
         for failure in self.archive.failures_due():
             parsed = parse_article_url(failure["url"])
             if parsed and parsed.column_id in self.columns:
                 for request in self._article_requests(parsed, retry=True):
                     yield request
 
-    def _list_request(self, column: str, page: int) -> scrapy.Request:
+    def _list_request(self, column: str, page: int, stop_early: bool = True) -> scrapy.Request:
         return scrapy.Request(self.list_url(column, page), callback=self.parse_list,
-                              errback=self.failed, cb_kwargs={"column": column, "page": page},
+                              errback=self.failed,
+                              cb_kwargs={"column": column, "page": page,
+                                         "stop_early": stop_early},
                               meta={"column": column}, dont_filter=True)
 
-    def parse_list(self, response: Response, column: str, page: int) -> Iterator[Any]:
+    def _walk_ended(self, column: str, complete: bool) -> None:
+        """One walk down a column's list pages ended: ``complete`` when everything up
+        to where it stopped was read whole, or where it stopped is a recorded failure
+        (the next crawl resumes there); not when it was cut short (``--since``,
+        ``--max-list-pages``, ``--max-articles``). Several walks of one column (page 1
+        and a resumed one) make it complete only if all are."""
+        if complete:
+            self.walk_complete.setdefault(column, True)
+        else:
+            self.walk_complete[column] = False
+
+    def _list_problem(self, response: Response, column: str, page: int,
+                      listed: list[ArticleUrl]) -> tuple[str, str] | None:
+        """Why ``response`` does not count as list page ``page`` of ``column`` read
+        whole: ``(kind, reason)``, or None when it does."""
+        resume = "; the walk stops here and the next crawl resumes at this page"
+        if not isinstance(response, TextResponse):
+            return "not_a_list", "the list page is not an HTML page" + resume
+        if not _looks_whole(response.body):
+            return "truncated", ("truncated: the list page ends before </body></html> (cut "
+                                 "off mid-page)" + resume)
+        if listed:
+            return None
+        refusal = notice_refusal(_visible_text(response))
+        if refusal is not None:
+            return refusal.kind, refusal.reason + resume
+        if page == 1:
+            if not self.column_counts.get(column):
+                return None  # a column with nothing in it yet
+            # A column that had articles now lists none: the list layout changed or
+            # the site serves a stub. Say so loudly, and keep the last good list page.
+            return "not_a_list", (
+                f"the list page links to no article (the archive holds "
+                f"{self.column_counts[column]} of column {column}): the list layout may "
+                "have changed")
+        return "not_a_list", (f"list page {page} links to no article of column {column}: "
+                              "not a list page" + resume)
+
+    def parse_list(self, response: Response, column: str, page: int,
+                   stop_early: bool = True) -> Iterator[Any]:
         self.crawler.stats.set_value("pdarchive/column", column)
-        links = [urljoin(response.url, href.strip())
-                 for href in response.css("a::attr(href)").getall()]
+        links = ([urljoin(response.url, href.strip())
+                  for href in response.css("a::attr(href)").getall()]
+                 if isinstance(response, TextResponse) else [])
         listed = [
             parsed for link in links
             if (parsed := parse_article_url(link))
             and parsed.edition == "gb" and parsed.page == 1 and parsed.column_id in self.columns
         ]
-        if page == 1 and not listed and self.column_counts.get(column):
-            # A column that had articles now lists none: the list layout changed or
-            # the site serves a stub. Say so loudly, and keep the last good list page.
-            self.walk_complete[column] = False
-            yield FailureItem(
-                response.url, "list",
-                f"the list page links to no article (the archive holds "
-                f"{self.column_counts[column]} of column {column}): the list layout may have "
-                "changed",
-                response.status, None, column)
+        url = self._asked_for(response.request) if response.request else response.url
+        problem = self._list_problem(response, column, page, listed)
+        if problem is not None:
+            kind, reason = problem
+            if kind == "blocked":
+                self._blocked()
+            self._walk_ended(column, True)  # recorded: resumed there by the next crawl
+            yield FailureItem(url, "list", reason, response.status, None, column, kind=kind)
             return
+        self.block_streak = 0
+        seen = self.listed.setdefault(column, set())
+        new_ids = {article.article_id for article in listed} - seen
+        if listed and not new_ids:
+            # Only articles this walk already listed: a pager that repeats itself (or
+            # articles pushed down while we walked). Stop, and resume here next time.
+            self._walk_ended(column, True)
+            yield FailureItem(
+                url, "list", f"list page {page} lists only articles of earlier list pages: "
+                "the pager repeats itself; the walk stops here and the next crawl resumes "
+                "at this page", response.status, None, column, kind="repeat")
+            return
+        seen |= new_ids
         yield ListPageItem(column, FetchedPage(
             url=response.url, status=response.status, headers=_headers(response),
             body=response.body, fetched_at=utc_now(), kind="list"))
@@ -147,29 +261,41 @@ class JiangsuSpider(ConfiguredSpider):
         for parsed in listed:
             if parsed.article_id in self.known:
                 seen_known = True
-                if not self.full:
+                if not self.full and not self._lacks_edition(parsed.article_id):
                     continue
             if parsed.article_id in self.backing_off or not self._in_scope(parsed):
                 continue
             yield from self._article_requests(parsed)
 
-        if seen_known and self.may_stop_early[column]:
-            self.walk_complete[column] = True
+        if seen_known and stop_early and self.may_stop_early.get(column):
+            self._walk_ended(column, True)
             return
         if self._scope_exhausted(listed):
-            return  # a bounded crawl: the column's walk is not complete
-        next_page = page + 1
-        if self.max_list_pages and next_page > self.max_list_pages:
-            self.walk_complete.setdefault(column, False)
+            self._walk_ended(column, False)  # a bounded crawl: the walk is not complete
             return
+        next_page = page + 1
         pager_pages = {
             found[1] for link in links
             if (found := parse_list_url(link)) and found[0] == column
         }
-        if next_page in pager_pages:
-            yield self._list_request(column, next_page)
-        else:
-            self.walk_complete[column] = True
+        if next_page not in pager_pages:
+            self._walk_ended(column, True)
+            return
+        if self.max_list_pages and next_page > self.max_list_pages:
+            logger.warning(
+                "column %s: stopped at max_list_pages (%d); older list pages were not "
+                "walked (raise max_list_pages or give --max-list-pages N to go further)",
+                column, self.max_list_pages)
+            self.crawler.stats.set_value(f"pdarchive/list_cap/{column}", self.max_list_pages)
+            self._walk_ended(column, False)
+            return
+        yield self._list_request(column, next_page, stop_early)
+
+    def _lacks_edition(self, article_id: str) -> bool:
+        """Does an archived article lack an edition this crawl asks for (and was not
+        found missing there)? Then it is fetched again, without ``--full``."""
+        held = self.held_editions.get(article_id)
+        return held is not None and bool(set(self.editions) - held)
 
     def _in_scope(self, article: ArticleUrl) -> bool:
         return ((not self.since or article.date >= self.since)
@@ -214,12 +340,27 @@ class JiangsuSpider(ConfiguredSpider):
             url=response.url, status=response.status, headers=_headers(response),
             body=response.body, fetched_at=utc_now(), article_id=article.article_id,
             edition=edition, page=page)
+        url = self._asked_for(response.request) if response.request else response.url
+        redirects = self._redirects(response.request) if response.request else []
         try:
             parsed = await self.parser.parse(response.body, response.url, content_type)
         except ParseRefused as refusal:
+            if refusal.kind == "blocked":
+                self.blocked_pages += 1
+                self._blocked()
             for output in self._give_up(item, article, edition, FailureItem(
-                    response.url, "parse", f"{refusal.kind}: {refusal.reason}",
-                    response.status, article.article_id, article.column_id)):
+                    url, "parse", f"{refusal.kind}: {refusal.reason}",
+                    response.status, article.article_id, article.column_id,
+                    kind=refusal.kind, redirects=redirects)):
+                yield output
+            return
+        self.block_streak = 0
+        if parsed.record["article_id"] != article.article_id:
+            for output in self._give_up(item, article, edition, FailureItem(
+                    url, "parse", f"page says article {parsed.record['article_id']}"
+                    + (f" (redirected to {response.url})" if redirects else ""),
+                    response.status, article.article_id, article.column_id,
+                    kind="not_an_article", redirects=redirects)):
                 yield output
             return
         for output in self._accept(item, article, edition, page, fetched, parsed):
@@ -228,11 +369,6 @@ class JiangsuSpider(ConfiguredSpider):
     def _accept(self, item: ArticleItem, article: ArticleUrl, edition: str, page: int,
                 fetched: FetchedPage, parsed: ParsedPage) -> Iterator[Any]:
         fetched.encoding, fetched.extractor = parsed.encoding, parsed.extractor
-        if parsed.record["article_id"] != article.article_id:
-            yield from self._give_up(item, article, edition, FailureItem(
-                fetched.url, "parse", f"page says article {parsed.record['article_id']}",
-                fetched.status, article.article_id, article.column_id))
-            return
         pages = item.editions.setdefault(edition, [])
         pages.append(ParsedPageResult(fetched, parsed.record))
         if page < parsed.record["page_count"]:
@@ -249,12 +385,51 @@ class JiangsuSpider(ConfiguredSpider):
 
     def _give_up(self, item: ArticleItem, article: ArticleUrl, edition: str,
                  failure: FailureItem) -> Iterator[Any]:
-        """An edition could not be had whole: record why, keep the other edition."""
+        """An edition could not be had whole: record why. Without its first edition
+        the article is given up (the other edition alone would replace the stored
+        article); without another one, the rest is kept for a new article only
+        (``partial``), unless the article simply has no page in that edition."""
         item.editions.pop(edition, None)
         yield failure
+        if edition == self.editions[0]:
+            return
+        if failure.kind != "missing_edition":
+            item.partial = True
         yield from self._next_edition(item, article, edition)
 
-    def _fetch_reason(self, failure: Failure) -> str:
+    @staticmethod
+    def _asked_for(request: scrapy.Request) -> str:
+        """The URL the crawl asked for, before any redirect."""
+        return str(request.meta.get("redirect_urls", [request.url])[0])
+
+    @staticmethod
+    def _redirects(request: scrapy.Request) -> list[str]:
+        """Where redirects sent ``request`` from the URL asked for, in order."""
+        chain = list(request.meta.get("redirect_urls", []))
+        return [*chain[1:], request.url] if chain else []
+
+    def _blocked(self) -> None:
+        """The site refused a page: slow down, and after ``max_blocked`` refusals in a
+        row stop the run (hammering a site that is blocking us only prolongs the ban)."""
+        self.block_streak += 1
+        config = self.config
+        if config.max_blocked and self.block_streak >= config.max_blocked:
+            if not self.halted:
+                self.halted = True
+                logger.info("the site refused %d pages in a row: stopping the crawl",
+                            self.block_streak)
+                self.crawler.stats.set_value("pdarchive/blocked_streak", self.block_streak)
+                deferred_from_coro(self.crawler.engine.close_spider_async(reason=BLOCKED))
+            return
+        pause = min(config.blocked_pause * 2 ** (self.block_streak - 1), config.blocked_pause_max)
+        engine = self.crawler.engine
+        downloader = getattr(engine, "downloader", None) if engine else None
+        for slot in getattr(downloader, "slots", {}).values():
+            slot.delay = max(slot.delay, pause)
+        logger.info("the site refused a page (%d in a row): waiting %.1f s between "
+                    "requests", self.block_streak, pause)
+
+    def _fetch_reason(self, failure: Failure) -> tuple[str, str]:
         """What went wrong, in words a person reading ``pdarchive stats`` can act on.
 
         Matched on exception class names as well as classes: Scrapy's download
@@ -265,44 +440,63 @@ class JiangsuSpider(ConfiguredSpider):
         names = {cls.__name__ for cls in type(failure.value).__mro__}
         if failure.check(IgnoreRequest):
             if "robots.txt" in message.lower():
-                return "forbidden by robots.txt"
+                return "robots", "forbidden by robots.txt"
             if "max redirections" in message:
-                return (f"too many redirects (more than {settings.getint('REDIRECT_MAX_TIMES')})"
-                        ": a redirect loop")
-            return message or "ignored"
-        if names & {"TimeoutError", "DownloadTimeoutError"}:
-            return f"timed out after {settings.getfloat('DOWNLOAD_TIMEOUT'):g} s"
+                return "redirect", (f"too many redirects (more than "
+                                    f"{settings.getint('REDIRECT_MAX_TIMES')}): a redirect loop")
+            if message.startswith(("redirect loop", "redirect off the site")):
+                return "redirect", message
+            return "ignored", message or "ignored"
+        if names & {"TimeoutError", "DownloadTimeoutError", "TCPTimedOutError"}:
+            return "timeout", f"timed out after {settings.getfloat('DOWNLOAD_TIMEOUT'):g} s"
         if "ResponseDataLossError" in names or "DataLoss" in message:
-            return "truncated: the connection closed before the announced Content-Length"
+            return "truncated", ("truncated: the connection closed before the announced "
+                                 "Content-Length")
         if "max size" in message:
-            return (f"too large: over the {settings.getint('DOWNLOAD_MAXSIZE')}-byte limit "
-                    "(max_response_bytes); not downloaded")
+            return "too_large", (f"too large: over the {settings.getint('DOWNLOAD_MAXSIZE')}"
+                                 "-byte limit (max_response_bytes); not downloaded")
+        if "DNSLookupError" in names or "CannotResolveHostError" in names:
+            return "dns", f"DNS lookup failed: {message}"
         if "ConnectionRefusedError" in names or "DownloadConnectionRefusedError" in names:
-            return "connection refused"
+            return "connection", "connection refused"
         if names & {"ConnectionLost", "ResponseNeverReceived", "DownloadFailedError",
-                    "ConnectionDone", "ResponseFailed"}:
-            return "connection lost: the server closed or reset it before a whole answer"
-        return f"{failure.type.__name__}: {message}"
+                    "ConnectionDone", "ResponseFailed", "ConnectError"}:
+            return "connection", ("connection lost: the server closed or reset it before a "
+                                  "whole answer")
+        return "error", f"{failure.type.__name__}: {message}"
 
     def failed(self, failure: Failure) -> Iterator[Any]:
         request = failure.request  # type: ignore[attr-defined]
+        if failure.check(IgnoreRequest) and failure.getErrorMessage() == HALTED:
+            return  # never asked for: the next crawl's walk finds it again
         status = None
         if failure.check(HttpError):
             response = failure.value.response
             status = response.status
             reason = f"HTTP {status}"
+            kind = "blocked" if status in BLOCKING_STATUSES else "http"
         else:
-            reason = self._fetch_reason(failure)
+            kind, reason = self._fetch_reason(failure)
+        if kind == "blocked":
+            self._blocked()
         kwargs = request.cb_kwargs
         # Recorded under the URL the crawl asked for, not where redirects led it.
-        url = request.meta.get("redirect_urls", [request.url])[0]
+        url = self._asked_for(request)
         failure_item = FailureItem(url, "fetch", reason, status,
-                                   request.meta.get("article_id"), request.meta.get("column"))
+                                   request.meta.get("article_id"), request.meta.get("column"),
+                                   kind=kind, redirects=self._redirects(request))
         if "item" in kwargs:
-            yield from self._give_up(kwargs["item"], kwargs["article"], kwargs["edition"],
-                                     failure_item)
+            edition = kwargs["edition"]
+            if status in (404, 410) and edition != self.editions[0] and kwargs["page"] == 1:
+                # The article has no page in this edition (most have no BIG5 one): a
+                # fact about the article, recorded once, not a failure to retry.
+                failure_item.stage, failure_item.kind = "edition", "missing_edition"
+                failure_item.edition = edition
+            yield from self._give_up(kwargs["item"], kwargs["article"], edition, failure_item)
         else:
             yield failure_item
             column = kwargs.get("column")
             if column:
-                self.walk_complete[column] = False
+                failure_item.stage = "list"
+                # recorded: the next crawl resumes the walk at this list page
+                self._walk_ended(column, True)

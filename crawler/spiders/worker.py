@@ -113,9 +113,9 @@ class JiangsuWorkerSpider(JiangsuSpider):
         return
         yield  # an async generator that yields nothing
 
-    def _list_request(self, column: str, page: int) -> scrapy.Request:
+    def _list_request(self, column: str, page: int, stop_early: bool = True) -> scrapy.Request:
         # Unlike a local crawl's, a list page is subject to the duplicate filter: a list
         # page processed twice (its worker died after fetching the next one) must not
         # start a second walk down the column. The filter is per job (seed clears it).
-        return super()._list_request(column, page).replace(dont_filter=False,
+        return super()._list_request(column, page, stop_early).replace(dont_filter=False,
                                                            priority=LIST_PRIORITY)
