@@ -32,7 +32,7 @@ from . import fulltext
 from .record import content_hash
 from .topics import TopicScore
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 JSON_COLUMNS = ("editors", "authors", "photographers", "body", "images", "pages", "editions",
                 "big5", "headers", "args", "gb", "columns", "complete_columns")
 #: failed URLs are retried after 1 h, 2 h, 4 h, … up to a week (unless the crawl
@@ -157,7 +157,12 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX idx_article_topics_topic_score ON article_topics (topic, score)")
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2}
+def _migrate_3(db: sqlite_utils.Database) -> None:
+    """A reprint's original title (原标题), read off the page since schema 3."""
+    db.execute("ALTER TABLE articles ADD COLUMN original_title TEXT NOT NULL DEFAULT ''")
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3}
 
 
 class Archive:
@@ -362,6 +367,7 @@ class Archive:
             row = {key: article.get(key) for key in (
                 "article_id", "column_id", "url", "edition", "page_count", "title",
                 "pretitle", "subtitle", "published_at", "source", "source_url", "extractor")}
+            row["original_title"] = article.get("original_title") or ""
             for column in ("editors", "authors", "photographers", "body", "images", "pages"):
                 row[column] = json.dumps(article.get(column) or [], ensure_ascii=False)
             row["editions"] = (json.dumps(article["editions"]) if article.get("editions")

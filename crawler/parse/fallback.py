@@ -85,7 +85,8 @@ def _source(soup: BeautifulSoup, url: str) -> tuple[str, str | None]:
     return (nfkc(meta), None) if meta else ("", None)
 
 
-def extract(index: PageIndex, url: str, make_record: RecordFactory) -> dict[str, Any]:
+def extract(index: PageIndex, url: str, make_record: RecordFactory, original_title: str = ""
+            ) -> dict[str, Any]:
     soup = index.soup
     title = _title(soup)
     editors = editors_on_page(index)  # before the chrome goes: editor lines are chrome
@@ -113,6 +114,7 @@ def extract(index: PageIndex, url: str, make_record: RecordFactory) -> dict[str,
         title=title,
         pretitle="",
         subtitle="",
+        original_title=original_title,
         published_at=published_at,
         source=source,
         source_url=source_url,
