@@ -94,7 +94,7 @@ def _record(identity: Identity, page_total: int, **fields: Any) -> dict[str, Any
 
 def _refuse_notice(title: str, paragraphs: list[str]) -> None:
     """A short page that reads as a block or deletion notice is refused as one."""
-    refusal = notice_refusal(" ".join([title, *paragraphs]))
+    refusal = notice_refusal(title, " ".join(paragraphs))
     if refusal is not None:
         raise refusal
 
