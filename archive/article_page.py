@@ -85,6 +85,7 @@ def article_view(row: Mapping[str, Any], edition: str | None = None) -> dict[str
         "pretitle": text.get("pretitle") or "",
         "title": text["title"],
         "subtitle": text.get("subtitle") or "",
+        "original_title": text.get("original_title") or "",
         "published_at": record["published_at"],
         "published": _published(record["published_at"]),
         "source": text.get("source") or "",

@@ -87,7 +87,7 @@ def _as_list(value: Any) -> list[Any]:
 def document(article: dict[str, Any]) -> tuple[str, str, str, str]:
     """The normalised text of each indexed column of an article (a record or a row)."""
     title = " ".join(filter(None, (article.get("pretitle"), article.get("title"),
-                                   article.get("subtitle"))))
+                                   article.get("subtitle"), article.get("original_title"))))
     body = "\n".join(_as_list(article.get("body")))
     people = " ".join(
         _as_list(article.get("editors")) + _as_list(article.get("authors"))
@@ -132,8 +132,8 @@ def rebuild(db: sqlite_utils.Database,
     db.execute(f"DROP TABLE IF EXISTS {TEXT_TABLE}")
     ensure_schema(db)
     total = int(db.execute("SELECT count(*) FROM articles").fetchone()[0])
-    cursor = db.execute("SELECT rowid, article_id, pretitle, title, subtitle, body, source, "
-                        "editors, authors, photographers FROM articles")
+    cursor = db.execute("SELECT rowid, article_id, pretitle, title, subtitle, original_title, "
+                        "body, source, editors, authors, photographers FROM articles")
     names = [description[0] for description in cursor.description]
     count = 0
     for values in cursor:

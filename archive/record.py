@@ -11,11 +11,11 @@ import json
 from typing import Any
 
 #: Fields an edition carries in its own script (the BIG5 edition is a conversion).
-TEXT_FIELDS = ("title", "pretitle", "subtitle", "source", "editors", "authors",
-               "photographers", "body", "images")
+TEXT_FIELDS = ("title", "pretitle", "subtitle", "original_title", "source", "editors",
+               "authors", "photographers", "body", "images")
 RECORD_FIELDS = ("url", "article_id", "column_id", "edition", "page_count", "title", "pretitle",
-                 "subtitle", "published_at", "source", "source_url", "editors", "authors",
-                 "photographers", "body", "images")
+                 "subtitle", "original_title", "published_at", "source", "source_url", "editors",
+                 "authors", "photographers", "body", "images")
 
 
 class IncompleteArticle(ValueError):
@@ -80,6 +80,9 @@ def combine_editions(editions: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def content_hash(article: dict[str, Any]) -> str:
     """Changes when anything a reader sees changes; ignores fetch times."""
     visible = {key: value for key, value in article.items()
-               if key not in ("fetched_at", "first_seen_at", "updated_at")}
+               if key not in ("fetched_at", "first_seen_at", "updated_at")
+               # added in schema 3: absent and empty must hash alike, or every article
+               # stored before would count as changed at its next re-fetch or reparse
+               and not (key == "original_title" and not value)}
     encoded = json.dumps(visible, ensure_ascii=False, sort_keys=True).encode("utf-8")
     return hashlib.sha256(encoded).hexdigest()

@@ -32,7 +32,7 @@ from . import fulltext
 from .record import content_hash
 from .topics import TopicScore
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 JSON_COLUMNS = ("editors", "authors", "photographers", "body", "images", "pages", "editions",
                 "big5", "headers", "args", "gb", "columns", "complete_columns", "redirects")
 #: failed URLs are retried after 1 h, 2 h, 4 h, … up to a week (unless the crawl
@@ -162,6 +162,11 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
 
 
 def _migrate_3(db: sqlite_utils.Database) -> None:
+    """A reprint's original title (原标题), read off the page since schema 3."""
+    db.execute("ALTER TABLE articles ADD COLUMN original_title TEXT NOT NULL DEFAULT ''")
+
+
+def _migrate_4(db: sqlite_utils.Database) -> None:
     """What kind of failure each is (``blocked``, ``deleted``, ``http``, ``timeout``, …),
     the redirects a failed request went through, and editions an article does not
     have (a 404 on its BIG5 page): a fact about the article, not a failure."""
@@ -173,7 +178,7 @@ def _migrate_3(db: sqlite_utils.Database) -> None:
         "PRIMARY KEY (article_id, edition))")
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3}
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}
 
 
 class Archive:
@@ -398,6 +403,7 @@ class Archive:
             row = {key: article.get(key) for key in (
                 "article_id", "column_id", "url", "edition", "page_count", "title",
                 "pretitle", "subtitle", "published_at", "source", "source_url", "extractor")}
+            row["original_title"] = article.get("original_title") or ""
             for column in ("editors", "authors", "photographers", "body", "images", "pages"):
                 row[column] = json.dumps(article.get(column) or [], ensure_ascii=False)
             row["editions"] = (json.dumps(article["editions"]) if article.get("editions")

@@ -4,6 +4,12 @@ It reads the ``<meta>`` tags people.com.cn puts on every article (``publishdate`
 ``source``) and takes the body from the most text-dense block. Its records carry
 ``"extractor": "fallback"`` so the archive can report pages parsed this way: a
 rising share of them is the first sign that the site's layout changed.
+
+A page that no template knows is as likely a block page, a deletion notice or an
+error page as a redesigned article, so the fallback stores an article only on
+strong evidence: an article identity (the URL or ``<meta name=contentid>``), a
+title, a publication date, and a body of an article's size that does not read as
+a notice. Anything less is refused, as a notice when it reads as one.
 """
 
 from __future__ import annotations
@@ -18,13 +24,15 @@ from .body import extract_body
 from .errors import NotAnArticle
 from .fields import body_and_people, editors_on_page, source_of, strip_chrome
 from .index import PageIndex
+from .notices import notice_refusal
 from .people import DATETIME, author_line, parse_datetime
 from .text import clean, nfkc
 
 RecordFactory = Callable[..., dict[str, Any]]
 
-#: a body shorter than this many characters is not an article
-MIN_BODY_CHARS = 40
+#: a body shorter than this many characters is not an article (the shortest page
+#: of the reference mirror has 119; a block or deletion notice a few dozen)
+MIN_BODY_CHARS = 100
 _TITLE_SUFFIX = re.compile(r"\s*(?:--|—|_|\|).*$")
 _NON_BODY = "nav, header, footer, aside, ul, ol, .nav, #nav, .copyright, #copyright"
 
@@ -85,7 +93,8 @@ def _source(soup: BeautifulSoup, url: str) -> tuple[str, str | None]:
     return (nfkc(meta), None) if meta else ("", None)
 
 
-def extract(index: PageIndex, url: str, make_record: RecordFactory) -> dict[str, Any]:
+def extract(index: PageIndex, url: str, make_record: RecordFactory, original_title: str = ""
+            ) -> dict[str, Any]:
     soup = index.soup
     title = _title(soup)
     editors = editors_on_page(index)  # before the chrome goes: editor lines are chrome
@@ -93,6 +102,11 @@ def extract(index: PageIndex, url: str, make_record: RecordFactory) -> dict[str,
     # is the densest block of a page whose body container went missing.
     strip_chrome(soup, index)
     block, score = _densest_block(soup)
+    headings = [clean(heading.get_text(" ")) for heading in soup.find_all(["h1", "h2", "h3"])]
+    block_text = clean(block.get_text(" ")) if block else ""
+    notice = notice_refusal(" ".join([title, *headings]), block_text)
+    if notice is not None:
+        raise notice
     if block is None or score < MIN_BODY_CHARS or not title:
         raise NotAnArticle(
             f"no article found: no known template, and the densest text block has {score} "
@@ -109,10 +123,14 @@ def extract(index: PageIndex, url: str, make_record: RecordFactory) -> dict[str,
     for node in index.select(_NON_BODY, block):
         node.extract()
     paragraphs, images = extract_body(block, url)
+    if sum(len(paragraph) for paragraph in paragraphs) < MIN_BODY_CHARS:
+        raise NotAnArticle("no article found: no known template, and the text left after the "
+                           f"page chrome is under {MIN_BODY_CHARS} characters")
     record = make_record(
         title=title,
         pretitle="",
         subtitle="",
+        original_title=original_title,
         published_at=published_at,
         source=source,
         source_url=source_url,

@@ -10,7 +10,7 @@ from bs4 import Tag
 
 from .body import INVISIBLE_TAGS
 from .index import PageIndex
-from .people import body_byline, editors_from, unique
+from .people import body_byline, credit_line, editors_from, unique
 from .templates import BODY_CHROME, EDITOR_NODES, PAGERS
 from .text import clean, nfkc
 
@@ -78,23 +78,29 @@ def split_editor_lines(paragraphs: list[str]) -> tuple[list[str], list[str]]:
     return kept, editors
 
 
-def body_people(paragraphs: list[str]) -> tuple[list[str], list[str]]:
+def body_people(paragraphs: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """``(paragraphs, authors, photographers)``: paragraphs that are only a credit
+    line leave the body; every credit, there or inside a paragraph, counts."""
+    kept: list[str] = []
     authors: list[str] = []
     photographers: list[str] = []
     for paragraph in paragraphs:
-        found_authors, found_photographers = body_byline(paragraph)
-        authors.extend(found_authors)
-        photographers.extend(found_photographers)
-    return unique(authors), unique(photographers)
+        credited = credit_line(paragraph)
+        if credited is None:
+            kept.append(paragraph)
+            credited = body_byline(paragraph)
+        authors.extend(credited[0])
+        photographers.extend(credited[1])
+    return kept, authors, photographers
 
 
 def body_and_people(paragraphs: list[str], images: list[dict[str, str]], editors: list[str],
                     authors: list[str], photographers: list[str]) -> dict[str, Any]:
-    """The record's people and body fields: editor lines written as paragraphs leave
-    the body (their names count when the page has no editor block), and bylines in
-    the body add to the author line's people."""
+    """The record's people and body fields: editor and credit lines written as
+    paragraphs leave the body (editor names count when the page has no editor
+    block), and bylines in the body add to the author line's people, in page order."""
     paragraphs, paragraph_editors = split_editor_lines(paragraphs)
-    byline_authors, byline_photographers = body_people(paragraphs)
+    paragraphs, byline_authors, byline_photographers = body_people(paragraphs)
     return {
         "editors": unique(editors or paragraph_editors),
         "authors": unique(authors + byline_authors),

@@ -21,8 +21,9 @@ from .fields import (
     text_of,
 )
 from .index import PageIndex
+from .notices import notice_refusal
 from .people import author_line, parse_datetime
-from .regions import template_regions
+from .regions import PreparedPage, prepare
 from .templates import TemplateMatch, match_template
 from .urls import parse_article_url, parse_list_url
 
@@ -91,30 +92,41 @@ def _record(identity: Identity, page_total: int, **fields: Any) -> dict[str, Any
     }
 
 
-def _from_template(match: TemplateMatch, identity: Identity) -> dict[str, Any]:
+def _refuse_notice(title: str, paragraphs: list[str]) -> None:
+    """A short page that reads as a block or deletion notice is refused as one."""
+    refusal = notice_refusal(title, " ".join(paragraphs))
+    if refusal is not None:
+        raise refusal
+
+
+def _from_template(match: TemplateMatch, identity: Identity, original_title: str
+                   ) -> dict[str, Any]:
     template = match.template
     index = match.index
     name = template.name
     title = text_of(match.title)
+    dateline = match.first(template.dateline, match.header) or match.first(template.dateline)
+    editors = editors_on_page(index, match.body) or editors_on_page(index)
+    pages = page_count(index, identity.page)
+    strip_chrome(match.body, index)
+    paragraphs, images = extract_body(match.body, identity.url)
+    # A notice in the site's own layout ("该文章已删除") fills the template too.
+    _refuse_notice(title, paragraphs)
     if not title:
         raise ExtractionError(f"template {name}: the title is empty")
-    dateline = match.first(template.dateline, match.header) or match.first(template.dateline)
     published_at = parse_datetime(text_of(dateline))
     if published_at is None:
         raise ExtractionError(f"template {name}: no publication date and time")
     source_node = match.first(template.source) if template.source else dateline
     source, source_url = source_of(source_node, identity.url) or ("", None)
-
-    editors = editors_on_page(index, match.body) or editors_on_page(index)
-    pages = page_count(index, identity.page)
-    strip_chrome(match.body, index)
-    paragraphs, images = extract_body(match.body, identity.url)
     authors: list[str] = []
     photographers: list[str] = []
     if template.author:
         authors, photographers = author_line(text_of(match.in_header(template.author)))
     people_and_body = body_and_people(paragraphs, images, editors, authors, photographers)
-    if not people_and_body["body"]:
+    if not people_and_body["body"] and not images:
+        # A page of pictures only (一图读懂, a gallery page) is a page; one with
+        # neither text nor pictures lost its body.
         raise ExtractionError(f"template {name}: the body is empty")
     return _record(
         identity,
@@ -122,6 +134,7 @@ def _from_template(match: TemplateMatch, identity: Identity) -> dict[str, Any]:
         title=title,
         pretitle=text_of(match.in_header(template.pretitle)),
         subtitle=text_of(match.in_header(template.subtitle)),
+        original_title=original_title,
         published_at=published_at,
         source=source,
         source_url=source_url,
@@ -137,16 +150,21 @@ def parse_document(body: bytes, url: str, content_type: str | None = None) -> Pa
         raise ExtractionError(f"bytes do not decode as {decoded.encoding} or any fallback")
     if not _CLOSED.search(decoded.text):
         raise ExtractionError("truncated page: no closing </body> or </html>")
-    regions = template_regions(decoded.text)
-    soup = BeautifulSoup(regions or decoded.text, "lxml")
+    prepared = prepare(decoded.text)
+    if prepared is not None:
+        soup = BeautifulSoup(prepared.html, "lxml")
+        identity = _identify(url, soup)
+        match = match_template(PageIndex(soup))
+        if match is not None:
+            record = _from_template(match, identity, prepared.original_title)
+            return ParsedPage(record, decoded.encoding, match.template.name)
+    # No template: the fallback reads the whole page, cleaned the same way.
+    whole = prepare(decoded.text, cut=False) or PreparedPage(decoded.text, "", cut=False)
+    soup = BeautifulSoup(whole.html, "lxml")
     identity = _identify(url, soup)
-    match = match_template(PageIndex(soup))
-    if match is not None:
-        return ParsedPage(_from_template(match, identity), decoded.encoding, match.template.name)
-    if regions is not None:  # the fallback reads the whole page
-        soup = BeautifulSoup(decoded.text, "lxml")
     index = PageIndex(soup)
-    record = fallback.extract(index, identity.url, _record_factory(identity, index))
+    record = fallback.extract(index, identity.url, _record_factory(identity, index),
+                              whole.original_title)
     return ParsedPage(record, decoded.encoding, "fallback")
 
 

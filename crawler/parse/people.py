@@ -1,9 +1,21 @@
 """Names from bylines and editor lines, and the publication date-time.
 
-One line format serves editors, authors and photographers on people.com.cn:
-``(责编：张鑫、唐璐璐)``, ``（文：苏萧煌 住党轩 摄影：鲁茂亮）``, ``记者 李明``,
-``（记者 陈洁 通讯员 苏建宣）``; the BIG5 edition writes the same in traditional
-script and often with half-width punctuation.
+One small grammar serves every credit people.com.cn writes: a role word, then
+names, then perhaps another role and its names. It is met in five places:
+
+- ``div.author`` / ``p.author``: ``本报记者  王乐文  方  敏``, ``记者 李明``, bare names;
+- a lead-in: ``本报讯（记者叶婉）近日，…``, ``新华社北京4月24日电（记者宋晨、田中全）…``;
+- a closing byline ending a paragraph: ``…出席了会议（文：苏萧煌 住党轩 摄影：鲁茂亮）``;
+- a paragraph that is only a credit line: ``□ 本报记者 葛灵丹``, ``新华社记者``;
+- an editor line: ``(责编：张鑫、唐璐璐)``, ``（责任编辑：王婧）``.
+
+Inside parentheses and in a whole credit line the role word may run straight into
+the names (``记者叶婉``): there nothing but names can follow it. Elsewhere a role
+word needs a colon, slash or space after it, so that the 文 of 文静 is no role.
+The site pads two-character names to three cells (``方  敏``): two single
+characters in a row are one name. The BIG5 edition writes the same in traditional
+script, often with half-width punctuation. Where a saved page lost characters to
+U+FFFD, the names before the damage are returned and none after it is guessed.
 """
 
 from __future__ import annotations
@@ -12,63 +24,190 @@ import re
 from datetime import datetime, timedelta, timezone
 
 BEIJING = timezone(timedelta(hours=8))
+DAMAGED = "\ufffd"
 
 EDITOR_LINE = re.compile(
     r"[(（]\s*(?:责编|責編|责任编辑|責任編輯|编辑|編輯)\s*[:：]\s*(?P<names>[^()（）]*?)\s*[)）]"
 )
 
-_AUTHOR_ROLES = (
-    "本报记者|本報記者|本网记者|本網記者|新华社记者|新華社記者|特约记者|特約記者|"
-    "记者|記者|通讯员|通訊員|撰文|作者|文"
+#: roles of two characters or more, longest first: they may run into the names
+_LONG_AUTHOR_ROLES = (
+    "人民日报记者|人民日報記者|新华社记者|新華社記者|中新社记者|中新社記者|"
+    "本报记者|本報記者|本网记者|本網記者|特约记者|特約記者|见习记者|見習記者|"
+    "实习记者|實習記者|本报通讯员|本報通訊員|记者|記者|通讯员|通訊員|实习生|實習生|"
+    "撰文|作者|文字"
 )
-_PHOTO_ROLES = "摄影|攝影|图片|圖片|摄|攝|图|圖"
-# A role word stands at the start or after a separator and is followed by a colon,
-# a slash or a space, so that the 文 of a name such as 文静 is not taken for a role.
-_ROLE = re.compile(
-    rf"(?:^|(?<=[\s、,，;；]))(?P<role>{_AUTHOR_ROLES}|{_PHOTO_ROLES})(?:\s*[:：/／]\s*|\s+)"
+_LONG_PHOTO_ROLES = "摄影记者|攝影記者|摄影|攝影|图片|圖片"
+_BOTH_ROLES = "文[/／]图|文[/／]圖|图文|圖文"
+_SHORT_ROLES = "文|摄|攝|图|圖"
+_ANY_ROLE = f"{_BOTH_ROLES}|{_LONG_PHOTO_ROLES}|{_LONG_AUTHOR_ROLES}|{_SHORT_ROLES}"
+_SEPARATOR = r"(?:\s*[:：/／]\s*|\s+)"
+# A role standing at the start or after a separator, followed by a colon, a slash
+# or a space: the form of free text such as a p.author line.
+_ROLE = re.compile(rf"(?:^|(?<=[\s、,，;；]))(?P<role>{_ANY_ROLE}){_SEPARATOR}")
+# In a parenthesised byline or a whole credit line, a long role word may also run
+# straight into the names that follow it, or stand alone at the end.
+_TIGHT_ROLE = re.compile(
+    rf"(?P<role>{_BOTH_ROLES}|{_LONG_PHOTO_ROLES}|{_LONG_AUTHOR_ROLES})(?:\s*[:：/／]\s*|\s*)"
+    rf"|(?:^|(?<=[\s、,，;；]))(?P<short>{_SHORT_ROLES}){_SEPARATOR}"
 )
-_PHOTO = re.compile(rf"^(?:{_PHOTO_ROLES})$")
-# A byline in parentheses closing a paragraph, starting with a role word.
-BODY_BYLINE = re.compile(
-    rf"[(（]\s*(?P<inner>(?:{_AUTHOR_ROLES}|{_PHOTO_ROLES})(?:\s*[:：/／]\s*|\s+)[^()（）]+?)\s*[)）]\s*$"
-)
+_PHOTO = re.compile(rf"^(?:{_LONG_PHOTO_ROLES}|摄|攝|图|圖)$")
+_BOTH = re.compile(rf"^(?:{_BOTH_ROLES})$")
+#: words that end a byline's names without being one ("（记者 张三 报道）")
+_NOT_NAMES = frozenset({"报道", "報道", "报导", "報導", "发自", "發自", "综合报道", "綜合報道",
+                        "整理", "编译", "編譯", "摄", "攝", "摄影", "攝影"})
+_PHOTO_SUFFIX = frozenset({"摄", "攝", "摄影", "攝影"})
 _NAME_SPLIT = re.compile(r"[\s、,，;；/／]+")
-_NAME = re.compile(r"^[\u3400-\u9fff·•A-Za-z.]{2,12}$")
+#: a person's name: two to four Han characters, a transcribed name with its dot
+#: (阿依古丽·买买提), or a name in Latin letters
+_NAME = re.compile(r"^(?:[\u3400-\u9fff]{2,4}|[\u3400-\u9fff]{1,8}[·•][\u3400-\u9fff·•]{1,16}"
+                   r"|[A-Za-z][A-Za-z.]{1,30})$")
+_CJK_CHAR = re.compile(r"^[\u3400-\u9fff]$")
+
+# A lead-in byline: 本报讯 or a dateline ending in 电, then the parenthesised credit.
+_LEAD_IN = re.compile(
+    rf"^(?:本报讯|本報訊|[^（()。，,]{{0,30}}?[电電])\s*[（(]\s*"
+    rf"(?P<inner>(?:{_ANY_ROLE})[^()（）]*?)\s*[)）]"
+)
+# A closing byline: the parenthesised credit that ends a paragraph. Without its
+# closing parenthesis only where the text is damaged (the parenthesis was lost).
+_CLOSING = re.compile(
+    rf"[(（]\s*(?P<inner>(?:{_ANY_ROLE})[^()（）]*?)\s*(?:[)）]|(?<={DAMAGED})[^()（）]*)\s*$"
+)
+_BULLET = re.compile(r"^[□■●◆◇○·•]\s*")
 
 DATETIME = re.compile(
     r"(?P<y>\d{4})\s*[年\-/.]\s*(?P<m>\d{1,2})\s*[月\-/.]\s*(?P<d>\d{1,2})\s*日?"
     r"(?:\s*(?P<H>\d{1,2})\s*[:：]\s*(?P<M>\d{2})(?:\s*[:：]\s*(?P<S>\d{2}))?)?"
 )
 
+People = tuple[list[str], list[str]]
+
+
+def unique(names: list[str]) -> list[str]:
+    return list(dict.fromkeys(names))
+
 
 def split_names(text: str) -> list[str]:
     return [name for name in _NAME_SPLIT.split(text.strip()) if name]
 
 
-def editors_from(text: str) -> list[str] | None:
-    """Names of an editor line, or None when ``text`` is not one."""
-    match = EDITOR_LINE.search(text)
-    return split_names(match["names"]) if match else None
+def _names(text: str) -> tuple[list[str], bool, bool]:
+    """``(names, photographed, damaged)`` of the text after one role word.
+
+    Padded single characters are joined pairwise; reading stops at the first
+    damaged token (and says so) or at a word that ends the names (报道, 摄).
+    ``photographed`` is True when the names are followed by 摄 ("张三 摄").
+    """
+    tokens = split_names(text)
+    merged: list[str] = []
+    pending = ""
+    for token in tokens:
+        if _CJK_CHAR.match(token):
+            if pending:
+                merged.append(pending + token)
+                pending = ""
+            else:
+                pending = token
+            continue
+        if pending:
+            merged.append(pending)
+            pending = ""
+        merged.append(token)
+    if pending:
+        merged.append(pending)
+    names: list[str] = []
+    for token in merged:
+        if DAMAGED in token:
+            return names, False, True
+        if token in _NOT_NAMES:
+            return names, token in _PHOTO_SUFFIX, False
+        if _NAME.match(token):
+            names.append(token)
+        else:
+            break
+    return names, False, False
 
 
-def byline_people(text: str) -> tuple[list[str], list[str]]:
-    """``(authors, photographers)`` named in a byline such as ``文：甲 乙 摄影：丙``."""
+def _read_roles(text: str, pattern: re.Pattern[str]) -> People | None:
+    """People of ``text`` made of role words and names only, or None when ``text``
+    does not start with a role word."""
+    marks = list(pattern.finditer(text))
+    if not marks or marks[0].start() != 0 and text[: marks[0].start()].strip():
+        return None
     authors: list[str] = []
     photographers: list[str] = []
-    marks = list(_ROLE.finditer(text))
-    if not marks or text[: marks[0].start()].strip():
-        return authors, photographers
     for mark, following in zip(marks, [*marks[1:], None], strict=True):
         end = following.start() if following else len(text)
-        names = [n for n in split_names(text[mark.end():end]) if _NAME.match(n)]
-        (photographers if _PHOTO.match(mark["role"]) else authors).extend(names)
+        role = mark["role"] or mark.groupdict().get("short") or ""
+        names, photographed, damaged = _names(text[mark.end():end])
+        if _BOTH.match(role):
+            authors.extend(names)
+            photographers.extend(names)
+        elif _PHOTO.match(role) or photographed:
+            photographers.extend(names)
+        else:
+            authors.extend(names)
+        if damaged:
+            break
     return authors, photographers
 
 
-def body_byline(paragraph: str) -> tuple[list[str], list[str]]:
-    """People credited by a parenthesised byline that closes a body paragraph."""
-    match = BODY_BYLINE.search(paragraph)
-    return byline_people(match["inner"]) if match else ([], [])
+def byline_people(text: str) -> People:
+    """``(authors, photographers)`` named in a byline such as ``文：甲 乙 摄影：丙``."""
+    return _read_roles(text.strip(), _ROLE) or ([], [])
+
+
+def _tight_people(inner: str) -> People:
+    return _read_roles(inner.strip(), _TIGHT_ROLE) or ([], [])
+
+
+def body_byline(paragraph: str) -> People:
+    """People credited inside a body paragraph: a lead-in ``本报讯（记者…）`` and a
+    parenthesised byline that closes it."""
+    authors: list[str] = []
+    photographers: list[str] = []
+    lead_in = _LEAD_IN.match(paragraph)
+    closing = _CLOSING.search(paragraph)
+    for match in (lead_in, closing):
+        if match is None or (match is closing and lead_in and closing.start() < lead_in.end()):
+            continue
+        found_authors, found_photographers = _tight_people(match["inner"])
+        authors += found_authors
+        photographers += found_photographers
+    return authors, photographers
+
+
+def credit_line(paragraph: str) -> People | None:
+    """The people of a paragraph that is only a credit line (``□ 本报记者 葛灵丹``,
+    ``新华社记者``), or None when the paragraph is text. A parenthesised credit
+    standing alone (``（记者 陈洁）``) closes the text as printed and stays text."""
+    text = _BULLET.sub("", paragraph.strip())
+    if not text or text[0] in "（(":
+        return None
+    marks = list(_TIGHT_ROLE.finditer(text))
+    if not marks or marks[0].start() != 0:
+        return None
+    covered = 0
+    for mark, following in zip(marks, [*marks[1:], None], strict=True):
+        end = following.start() if following else len(text)
+        segment = text[mark.end():end]
+        names, _, damaged = _names(segment)
+        tokens = split_names(segment)
+        readable = [token for token in tokens if token not in _NOT_NAMES]
+        if not damaged and len("".join(readable)) != len("".join(names)):
+            return None  # something other than names follows a role: a sentence
+        covered += 1
+    return _tight_people(text) if covered else None
+
+
+def editors_from(text: str) -> list[str] | None:
+    """Names of an editor line, or None when ``text`` is not one."""
+    match = EDITOR_LINE.search(text)
+    if not match:
+        return None
+    names, _, _ = _names(match["names"])
+    return names
 
 
 def parse_datetime(text: str) -> str | None:
@@ -87,13 +226,10 @@ def parse_datetime(text: str) -> str | None:
     return moment.isoformat()
 
 
-def unique(names: list[str]) -> list[str]:
-    return list(dict.fromkeys(names))
-
-
-def author_line(text: str) -> tuple[list[str], list[str]]:
+def author_line(text: str) -> People:
     """People of a ``p.author`` line: with role words (``记者 李明``) or bare names."""
     authors, photographers = byline_people(text)
     if authors or photographers:
         return authors, photographers
-    return [name for name in split_names(text) if _NAME.match(name)], []
+    names, _, _ = _names(text)
+    return names, []

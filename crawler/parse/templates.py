@@ -83,15 +83,26 @@ TEMPLATES: tuple[Template, ...] = (
         source=("#p_origin",),
         body=("#p_content",),
     ),
+    Template(
+        name="channel_2016",  # older channel layouts still served (health, 2016 on)
+        header=(".articleCont",),
+        title=".title h2",
+        pretitle=".title h4",
+        subtitle=".title h3",
+        author=".title p",
+        dateline=(".artOri",),
+        source=(),
+        body=(".artDet",),
+    ),
 )
 
 # Chrome that can sit inside a body container and is never article text.
 BODY_CHROME = (
     ".zdfy, .page_n, #p_pager, .edit, #p_editor, .share, #ops_share, .fx, .box_read, "
-    "#rwb_tjyd, .rm_relevant, .box_down, .message"
+    "#rwb_tjyd, .rm_relevant, .box_down, .message, .editor"
 )
 PAGERS = (".zdfy", ".page_n", "#p_pager")
-EDITOR_NODES = (".edit", "#p_editor")
+EDITOR_NODES = (".edit", ".editor", "#p_editor")
 
 
 def match_template(index: PageIndex) -> TemplateMatch | None:

@@ -26,7 +26,7 @@ from crawler.config import Config, load_config
 from crawler.items import ArticleItem, FailureItem, ListPageItem, ParsedPageResult
 from crawler.parse import ParsedPage, ParseRefused
 from crawler.parse.notices import notice_refusal
-from crawler.parse.urls import ArticleUrl, parse_article_url, parse_list_url
+from crawler.parse.urls import LAST_UNDATED_DAY, ArticleUrl, parse_article_url, parse_list_url
 from crawler.parser_pool import ParserPool, worker_count
 from crawler.spiders.base import ConfiguredSpider
 
@@ -298,6 +298,8 @@ class JiangsuSpider(ConfiguredSpider):
         return held is not None and bool(set(self.editions) - held)
 
     def _in_scope(self, article: ArticleUrl) -> bool:
+        if article.date is None:  # a URL from before 2013
+            return not self.since or self.since <= LAST_UNDATED_DAY
         return ((not self.since or article.date >= self.since)
                 and (not self.until or article.date <= self.until[:10]))
 
@@ -310,7 +312,8 @@ class JiangsuSpider(ConfiguredSpider):
         """
         if self.max_articles and len(self.scheduled) >= self.max_articles:
             return True
-        return bool(self.since and listed and min(a.date for a in listed) < self.since)
+        earliest = min((a.date or LAST_UNDATED_DAY for a in listed), default=None)
+        return bool(self.since and earliest and earliest < self.since)
 
     # -- articles -----------------------------------------------------------------
 
