@@ -59,12 +59,15 @@ def _looks_whole(body: bytes) -> bool:
     return b"</html>" in tail or b"</body>" in tail
 
 
-def _visible_text(response: Response) -> str:
+def _visible_text(response: Response) -> tuple[str, str]:
+    """A page's title and headings, and its body text (scripts and styles left out)."""
     if not isinstance(response, TextResponse):
-        return ""
-    return " ".join(response.xpath(
-        "//title//text() | //body//text()[not(ancestor::script) and not(ancestor::style)]"
-    ).getall())
+        return "", ""
+    heading = " ".join(response.xpath(
+        "//title//text() | //h1//text() | //h2//text() | //h3//text()").getall())
+    text = " ".join(response.xpath(
+        "//body//text()[not(ancestor::script) and not(ancestor::style)]").getall())
+    return " ".join(heading.split()), " ".join(text.split())
 
 
 def _headers(response: Response) -> dict[str, str]:
@@ -206,7 +209,7 @@ class JiangsuSpider(ConfiguredSpider):
                                  "off mid-page)" + resume)
         if listed:
             return None
-        refusal = notice_refusal(_visible_text(response))
+        refusal = notice_refusal(*_visible_text(response))
         if refusal is not None:
             return refusal.kind, refusal.reason + resume
         if page == 1:
