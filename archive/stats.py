@@ -68,7 +68,7 @@ def render_text(stats: dict[str, Any]) -> str:
     kinds = ", ".join(f"{row['kind']} {row['count']}" for row in stats.get("failures_by_kind", []))
     lines.append(f"open failures: {len(failures)}" + (f" ({kinds})" if kinds else ""))
     for failure in failures:
-        kind = f"{failure['stage']}: {failure['kind']}" if failure.get("kind") else failure["stage"]
-        lines.append(f"  {failure['url']} [{kind}] {failure['reason']} "
-                     f"(attempts {failure['attempts']}, next {failure['next_attempt_at']})")
+        kind = f"; {failure['kind']}" if failure.get("kind") else ""
+        lines.append(f"  {failure['url']} [{failure['stage']}] {failure['reason']} "
+                     f"(attempts {failure['attempts']}, next {failure['next_attempt_at']}{kind})")
     return "\n".join(lines)

@@ -538,10 +538,6 @@ class Archive:
                 "SELECT attempts, first_seen_at FROM failures WHERE url = ?", [url]).fetchone()
             attempts = (row[0] if row else 0) + 1
             wait = timedelta(seconds=min(base * 2.0 ** min(attempts - 1, 64), ceiling))
-            if kind == "blocked":
-                # The site refused the crawler, not this page: the next crawl tries it
-                # again (a crawl that keeps being refused stops by itself).
-                wait = timedelta(0)
             self.db.table("failures").upsert({
                 "url": url, "article_id": article_id, "column_id": column_id, "stage": stage,
                 "reason": reason, "http_status": http_status, "attempts": attempts,

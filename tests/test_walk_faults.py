@@ -16,7 +16,9 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -251,9 +253,10 @@ def test_repeated_blocks_slow_the_crawl_then_stop_it(tmp_path: Path, server: Rep
     assert 6 <= len(blocked) <= 8, "did not stop after max_blocked refusals in a row"
     articles = [url for _, url in server.requests if "/n" in url]
     assert len(articles) == len(blocked), f"went on asking after the stop: {articles}"
-    # The ban is lifted: the next crawl archives everything.
+    # The ban is lifted: the next crawl once they are due archives everything.
     server.inject_everywhere(None)
     server.clear_faults()
+    _sleep_until_due(db, max(blocked, key=lambda f: f["next_attempt_at"])["url"])
     result = crawl(db, server, config)
     assert result.returncode == 0, result.stderr
     assert checks.article_count(db) == ALL
@@ -290,9 +293,15 @@ def test_a_block_at_an_article_url_is_never_archived(
     kinds = {row["kind"]: row["count"] for row in stats_json(db)["failures_by_kind"]}
     assert kinds["blocked"] == 2
     server.clear_faults()
+    _sleep_until_due(db, N)  # (2 s in the test configuration, 1 h by default)
     assert crawl(db, server, config).returncode == 0
     assert "34401233" in checks.articles(db)
     assert N not in checks.failures(db)
+
+
+def _sleep_until_due(db: Path, url: str) -> None:
+    due = datetime.fromisoformat(checks.failures(db)[url]["next_attempt_at"])
+    time.sleep(max((due - datetime.now(timezone.utc)).total_seconds(), 0) + 1.1)
 
 
 def test_a_blocked_last_page_leaves_a_multi_page_article_unstored(
@@ -303,6 +312,7 @@ def test_a_blocked_last_page_leaves_a_multi_page_article_unstored(
     assert "40012345" not in checks.articles(db)
     assert checks.failures(db)[MULTI_3]["kind"] == "blocked"
     server.clear_faults()
+    _sleep_until_due(db, MULTI_3)
     assert crawl(db, server, config).returncode == 0
     assert json.loads(checks.articles(db)["40012345"]["pages"])[-1] == MULTI_3
 
