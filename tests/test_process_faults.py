@@ -144,6 +144,7 @@ def test_kill_9_while_writing_loses_nothing_committed(tmp_path: Path, mirror: Pa
     with ReplayServer(mirror) as server:
         # Killed three times at different points of the write stream, then let finish.
         for threshold in (15, 45, 80):
+            before = stored(db)
             process = start_crawl(db, server)
             deadline = time.monotonic() + 60
             while stored(db) < threshold:
@@ -153,7 +154,10 @@ def test_kill_9_while_writing_loses_nothing_committed(tmp_path: Path, mirror: Pa
             kill_9(process)
             assert checks.integrity(db) == "ok"
             checks.assert_every_article_is_expected(db, want)  # whole, right, once
-            assert checks.runs(db)[-1]["status"] == "running"  # as the killed crawl left it
+            killed = checks.runs(db)[-1]
+            assert killed["status"] == "running"  # as the killed crawl left it
+            # its counts were committed with its articles: true, though it never finished
+            assert killed["new"] == stored(db) - before, killed
 
         result = crawl(db, server)  # at once: the dead crawl's lock is no obstacle
     assert result.returncode == 0, result.stderr
@@ -161,6 +165,7 @@ def test_kill_9_while_writing_loses_nothing_committed(tmp_path: Path, mirror: Pa
     checks.assert_every_article_is_expected(db, want)
     assert checks.article_count(db) == N_ARTICLES
     assert [run["status"] for run in checks.runs(db)] == ["interrupted"] * 3 + ["finished"]
+    assert sum(run["new"] for run in checks.runs(db)) == N_ARTICLES
     assert checks.failures(db) == {}
 
 
