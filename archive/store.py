@@ -319,8 +319,8 @@ class Archive:
 
     def count_in_run(self, run_id: int | None, outcome: str) -> None:
         """Add one to the run's count of ``outcome`` ("new", "updated", "unchanged",
-        "failed", "fallback") inside the caller's transaction, so that a run killed
-        with ``kill -9`` still shows what it committed."""
+        "failed", "fallback"). Called inside the transaction that wrote what it counts,
+        so that a run killed with ``kill -9`` still shows what it committed."""
         if run_id is None or outcome not in _RUN_COUNTS:
             return
         self.db.execute(f"UPDATE runs SET {outcome} = {outcome} + 1 WHERE id = ?", [run_id])
@@ -370,17 +370,15 @@ class Archive:
         return _decode_row(rows[0]) if rows else None
 
     def save_article(self, article: dict[str, Any], pages: list[FetchedPage],
-                     run_id: int | None, topics: list[TopicScore] | None = None, *,
-                     also_count: tuple[str, ...] = ()) -> str:
+                     run_id: int | None, topics: list[TopicScore] | None = None) -> str:
         """Write an article with its pages, index row and topic scores in one transaction.
 
         Returns "new", "updated" (the earlier text is kept as a version),
         "unchanged" (no row changes unless a page's body or a topic score did) or
         "kept": a version read by the generic fallback never replaces one a template
         extractor read (a layout change or a notice page would otherwise overwrite a
-        good article); nothing is written but the count. With no pages (a reparse)
-        the fetch time stays that of the last fetch. The run's count of the outcome
-        (and of ``also_count``) is committed with the article.
+        good article); nothing is written. With no pages (a reparse) the fetch time
+        stays that of the last fetch.
         """
         now = utc_now()
         digest = content_hash(article)
@@ -388,17 +386,13 @@ class Archive:
             existing = self.db.execute(
                 "SELECT rowid, content_hash, version, first_seen_at, fetched_at, extractor "
                 "FROM articles WHERE article_id = ?", [article["article_id"]]).fetchone()
-            for key in also_count:
-                self.count_in_run(run_id, key)
             if (existing and pages and article.get("extractor") == "fallback"
                     and existing[5] != "fallback"):
-                self.count_in_run(run_id, "unchanged")
                 return "kept"
             if existing and existing[1] == digest:
                 self._save_topics(article["article_id"], topics or [])
                 self._save_pages(pages, run_id, keep_unchanged=True)
                 self._clear_failures([page.url for page in pages])
-                self.count_in_run(run_id, "unchanged")
                 return "unchanged"
             row = {key: article.get(key) for key in (
                 "article_id", "column_id", "url", "edition", "page_count", "title",
@@ -431,7 +425,6 @@ class Archive:
             self._save_pages(pages, run_id, keep_unchanged=False)
             self._clear_failures([page.url for page in pages])
             fulltext.index_article(self.db, rowid, article)
-            self.count_in_run(run_id, outcome)
         return outcome
 
     def _save_topics(self, article_id: str, topics: list[TopicScore]) -> None:
@@ -529,7 +522,7 @@ class Archive:
         """Record (or count again) a failure of ``url`` (the URL the crawl asked for;
         ``redirects``: where it was sent from there): the next attempt is due after
         ``retry_after`` seconds (default RETRY_BASE), doubled with every attempt up to
-        ``retry_max`` (default RETRY_MAX). The run's failed count goes up with it."""
+        ``retry_max`` (default RETRY_MAX)."""
         now = datetime.now(timezone.utc)
         base = RETRY_BASE.total_seconds() if retry_after is None else retry_after
         ceiling = RETRY_MAX.total_seconds() if retry_max is None else retry_max
@@ -547,7 +540,6 @@ class Archive:
                 "run_id": run_id, "kind": kind,
                 "redirects": json.dumps(redirects) if redirects else None,
             }, "url")
-            self.count_in_run(run_id, "failed")
 
     def record_missing_edition(self, article_id: str, edition: str, url: str,
                                http_status: int | None, run_id: int | None) -> None:

@@ -71,8 +71,14 @@ class ArchivePipeline:
         self.writer = ItemWriter(
             self.archive, self.run_id, retry_after=spider.config.failure_retry_after,
             retry_max=spider.config.failure_retry_max,
-            on_count=lambda key: self.stats.inc_value(f"pdarchive/{key}"),
+            on_count=self._count,
             topics=topics_from_config(spider.config.extra))
+
+    def _count(self, key: str) -> None:
+        """Count in the crawl's stats, and in the run row inside the item's own
+        transaction (process_item): a crawl killed with ``kill -9`` leaves true counts."""
+        self.stats.inc_value(f"pdarchive/{key}")
+        self.archive.count_in_run(self.run_id, key)
 
     def _unwritable(self, error: sqlite3.Error) -> None:
         """Remember why writing failed; every transaction before this one is whole."""
@@ -83,7 +89,8 @@ class ArchivePipeline:
         if self.storage_error:
             return item  # the crawl is closing; the items still in flight are dropped
         try:
-            self.writer.write(item)
+            with self.archive.transaction():  # the item and its counts, together
+                self.writer.write(item)
         except sqlite3.Error as error:
             # A full disk, a file made read-only or damaged under the crawl: going on
             # would only fail again, page after page. Stop, and say why.

@@ -78,14 +78,12 @@ class ItemWriter:
         if item.partial and self.archive.article(item.article_id) is not None:
             # an edition failed: storing the rest would drop it from the stored article
             self._count("unchanged")
-            self.archive.count_in_run(self.run_id, "unchanged")
             return
         fallback = any(page.extractor == "fallback" for page in pages)
         if fallback:
             self._count("fallback")
         outcome = self.archive.save_article(article, pages, self.run_id,
-                                            score_all(self.topics, article),
-                                            also_count=("fallback",) if fallback else ())
+                                            score_all(self.topics, article))
         self._count("unchanged" if outcome == "kept" else outcome)
 
     def _store_failure(self, item: FailureItem) -> None:
