@@ -128,6 +128,8 @@ class ArchivePipeline:
                     "and the next one resumes where it stopped (raise delay?)")
         if not total or unreachable + refused <= UNREACHABLE_SHARE * total:
             return ""
+        if self.spider.pages_read > self.spider.site_failures:
+            return ""  # retries of a few bad pages outnumber the good ones, not more
         if unreachable >= refused:
             return f"could not reach {host}: {detail(errors)}"
         return f"{host} refused the crawl: {detail(blocked)}"

@@ -385,3 +385,41 @@ def test_a_missing_big5_edition_is_a_fact_not_a_failure(
     server.reset_log()
     assert crawl(db, server, config, "--edition", "gb", "--edition", "big5").returncode == 0
     assert not [url for _, url in server.requests if "/BIG5/" in url]
+
+
+def test_an_old_archive_s_big5_404_failures_become_missing_editions(tmp_path: Path) -> None:
+    """An archive of schema 3, where older crawls left a BIG5 404 as an open failure."""
+    from archive.store import Archive
+
+    db = tmp_path / "archive.db"
+    Archive(db).close()
+    big5 = f"{HOST}/BIG5/n2/2021/0908/c360300-34401096.html"
+    with sqlite3.connect(db) as connection:  # back to schema 3, as an older pdarchive left it
+        connection.execute("DROP TABLE missing_editions")
+        connection.execute("ALTER TABLE failures DROP COLUMN kind")
+        connection.execute("ALTER TABLE failures DROP COLUMN redirects")
+        connection.execute("PRAGMA user_version = 3")
+        connection.execute(
+            "INSERT INTO failures (url, article_id, column_id, stage, reason, http_status, "
+            "attempts, first_seen_at, last_seen_at, next_attempt_at, run_id) VALUES "
+            "(?, '34401096', '360300', 'fetch', 'HTTP 404', 404, 5, 'x', 'y', 'z', 1)", [big5])
+    connection.close()
+
+    archive = Archive(db)
+    try:
+        assert archive.failures() == []
+        assert [(row["article_id"], row["edition"], row["url"])
+                for row in archive.missing_editions()] == [("34401096", "big5", big5)]
+    finally:
+        archive.close()
+
+
+def test_a_robots_txt_answering_503_is_no_failed_run(tmp_path: Path, server: ReplayServer,
+                                                     config: Path) -> None:
+    """Its retries outnumber the healthy pages of an incremental crawl: still no alarm."""
+    db = tmp_path / "archive.db"
+    assert crawl(db, server, config).returncode == 0
+    server.inject(f"{HOST}/robots.txt", StatusSequence([503]))
+    result = crawl(db, server, config)
+    assert result.returncode == 0, result.stderr
+    assert checks.runs(db)[-1]["status"] == "finished"

@@ -104,6 +104,10 @@ class JiangsuSpider(ConfiguredSpider):
         self.blocked_pages = 0
         #: the crawl is stopping (the site kept refusing it): nothing more is fetched
         self.halted = False
+        #: pages read (list pages whole, article pages parsed), and requests that in
+        #: the end failed for the site's sake (unreachable, refused): the run's verdict
+        self.pages_read = 0
+        self.site_failures = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> JiangsuSpider:
@@ -240,11 +244,14 @@ class JiangsuSpider(ConfiguredSpider):
         if problem is not None:
             kind, reason = problem
             if kind == "blocked":
+                self.blocked_pages += 1
+                self.site_failures += 1
                 self._blocked()
             self._walk_ended(column, True)  # recorded: resumed there by the next crawl
             yield FailureItem(url, "list", reason, response.status, None, column, kind=kind)
             return
         self.block_streak = 0
+        self.pages_read += 1
         seen = self.listed.setdefault(column, set())
         new_ids = {article.article_id for article in listed} - seen
         if listed and not new_ids:
@@ -353,6 +360,7 @@ class JiangsuSpider(ConfiguredSpider):
         except ParseRefused as refusal:
             if refusal.kind == "blocked":
                 self.blocked_pages += 1
+                self.site_failures += 1
                 self._blocked()
             for output in self._give_up(item, article, edition, FailureItem(
                     url, "parse", f"{refusal.kind}: {refusal.reason}",
@@ -361,6 +369,7 @@ class JiangsuSpider(ConfiguredSpider):
                 yield output
             return
         self.block_streak = 0
+        self.pages_read += 1
         if parsed.record["article_id"] != article.article_id:
             for output in self._give_up(item, article, edition, FailureItem(
                     url, "parse", f"page says article {parsed.record['article_id']}"
@@ -483,6 +492,8 @@ class JiangsuSpider(ConfiguredSpider):
             kind = "blocked" if status in BLOCKING_STATUSES else "http"
         else:
             kind, reason = self._fetch_reason(failure)
+        if kind in ("blocked", "dns", "connection", "timeout"):
+            self.site_failures += 1
         if kind == "blocked":
             self._blocked()
         kwargs = request.cb_kwargs
