@@ -55,9 +55,13 @@ class BackoffRetryMiddleware(RetryMiddleware):
     async def process_exception(  # type: ignore[override]
         self, request: Request, exception: Exception, spider: Spider | None = None
     ) -> Request | Response | None:
-        if _is_dns_failure(exception):
-            # A name that does not resolve now will not in the next seconds: retrying
-            # only froze the crawl for the whole backoff (15 s with the defaults).
+        if _is_dns_failure(exception) or (
+                _is_refusal(exception)
+                and not self.crawler.stats.get_value("response_received_count")):
+            # A name that does not resolve now will not in the next seconds, and a
+            # site that has refused every connection of this run so far is down:
+            # retrying only froze the crawl for the whole backoff (14 s a request with
+            # the defaults). Once the site has answered, a refusal is retried.
             return None
         result = super().process_exception(request, exception)
         await self._pause(result)
@@ -80,6 +84,11 @@ class HaltMiddleware:
     def process_request(self, request: Request, spider: Spider | None = None) -> None:
         if getattr(self.crawler.spider, "halted", False):
             raise IgnoreRequest(HALTED)
+
+
+def _is_refusal(exception: BaseException) -> bool:
+    names = {cls.__name__ for cls in type(exception).__mro__}
+    return bool(names & {"ConnectionRefusedError", "DownloadConnectionRefusedError"})
 
 
 def _is_dns_failure(exception: BaseException) -> bool:

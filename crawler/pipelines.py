@@ -123,7 +123,7 @@ class ArchivePipeline:
                              sorted(counts.items(), key=lambda item: -item[1]))
 
         if reason == BLOCKED:
-            return (f"{host} is refusing this crawler: {self.spider.block_streak} pages in a "
+            return (f"{host} is refusing this crawler: {self.spider.halt_streak} pages in a "
                     f"row were refused ({detail(blocked) or 'block pages'}); the crawl stopped "
                     "and the next one resumes where it stopped (raise delay?)")
         if not total or unreachable + refused <= UNREACHABLE_SHARE * total:

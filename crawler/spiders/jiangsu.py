@@ -104,6 +104,8 @@ class JiangsuSpider(ConfiguredSpider):
         self.blocked_pages = 0
         #: the crawl is stopping (the site kept refusing it): nothing more is fetched
         self.halted = False
+        #: the refusals in a row that made it stop
+        self.halt_streak = 0
         #: pages read (list pages whole, article pages parsed), and requests that in
         #: the end failed for the site's sake (unreachable, refused): the run's verdict
         self.pages_read = 0
@@ -431,6 +433,7 @@ class JiangsuSpider(ConfiguredSpider):
         if config.max_blocked and self.block_streak >= config.max_blocked:
             if not self.halted:
                 self.halted = True
+                self.halt_streak = self.block_streak
                 logger.info("the site refused %d pages in a row: stopping the crawl",
                             self.block_streak)
                 self.crawler.stats.set_value("pdarchive/blocked_streak", self.block_streak)
