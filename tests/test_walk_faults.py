@@ -146,7 +146,21 @@ def test_a_block_page_as_list_page_2_of_a_complete_archive_loses_nothing_later(
         server.clear_faults()
         result = crawl(db, server, config)
         assert result.returncode == 0, result.stderr
-    assert checks.article_count(db) == 55
+        assert checks.article_count(db) == 55
+
+        # Again, and 20 more are published before the healthy crawl: its walk from page
+        # 1 meets the resumed one at page 2 and leaves the rest to it, no false repeat.
+        add_articles(site, 15)
+        server.reload()
+        server.inject(f"{HOST}/GB/360300/index2.html", Body(BLOCK_PAGE, HTML_UTF8))
+        assert crawl(db, server, config).returncode == 3
+        server.clear_faults()
+        add_articles(site, 20)
+        server.reload()
+        result = crawl(db, server, config)
+        assert result.returncode == 0, result.stderr
+        assert checks.failures(db) == {}
+    assert checks.article_count(db) == 90
 
 
 def _list_page(page: int, article_paths: list[str]) -> bytes:

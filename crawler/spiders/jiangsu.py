@@ -93,9 +93,10 @@ class JiangsuSpider(ConfiguredSpider):
         self.since = since or None
         self.until = until or None
         self.max_articles = int(max_articles) if max_articles not in (None, "") else 0
-        #: column → the article ids its list pages listed so far in this run: a list
+        #: (column, walk) → the article ids the walk's list pages listed so far (walk
+        #: True: from page 1, stopping at known articles; False: a resumed one): a list
         #: page that adds none ends the walk (a pager that repeats itself)
-        self.listed: dict[str, set[str]] = {}
+        self.listed: dict[tuple[str, bool], set[str]] = {}
         #: archived article → the editions it has pages of, or is known to lack
         self.held_editions: dict[str, set[str]] = {}
         #: blocked answers in a row (HTTP 403/429/503, block pages)
@@ -254,9 +255,12 @@ class JiangsuSpider(ConfiguredSpider):
             return
         self.block_streak = 0
         self.pages_read += 1
-        seen = self.listed.setdefault(column, set())
+        seen = self.listed.setdefault((column, stop_early), set())
         new_ids = {article.article_id for article in listed} - seen
-        if listed and not new_ids:
+        if listed and not new_ids - self.listed.get((column, not stop_early), set()):
+            if new_ids:  # the other walk of this column has been here: it goes on
+                self._walk_ended(column, True)
+                return
             # Only articles this walk already listed: a pager that repeats itself (or
             # articles pushed down while we walked). Stop, and resume here next time.
             self._walk_ended(column, True)
