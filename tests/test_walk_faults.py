@@ -313,6 +313,19 @@ def test_a_block_at_an_article_url_is_never_archived(
     assert N not in checks.failures(db)
 
 
+def test_an_article_page_cut_off_with_no_content_length_is_never_parsed(
+        tmp_path: Path, server: ReplayServer, config: Path) -> None:
+    db = tmp_path / "archive.db"
+    before = _baseline(db, server, config)
+    for url in (K, N):
+        server.inject(url, Cut(len(mirror_page(url)) * 2 // 3))
+    assert crawl(db, server, config, "--full").returncode == 0
+    assert checks.articles(db) == before
+    failures = checks.failures(db)
+    for url in (K, N):
+        assert failures[url]["kind"] == "truncated", failures[url]
+
+
 def _sleep_until_due(db: Path, url: str) -> None:
     due = datetime.fromisoformat(checks.failures(db)[url]["next_attempt_at"])
     time.sleep(max((due - datetime.now(timezone.utc)).total_seconds(), 0) + 1.1)

@@ -361,6 +361,15 @@ class JiangsuSpider(ConfiguredSpider):
             edition=edition, page=page)
         url = self._asked_for(response.request) if response.request else response.url
         redirects = self._redirects(response.request) if response.request else []
+        head = response.body[:_TAIL_BYTES].lower()
+        if (b"<html" in head or b"<body" in head) and not _looks_whole(response.body):
+            # cut off with no Content-Length to tell: never parsed as if whole
+            for output in self._give_up(item, article, edition, FailureItem(
+                    url, "fetch", "truncated: the page ends before </body></html> (cut off "
+                    "mid-page)", response.status, article.article_id, article.column_id,
+                    kind="truncated", redirects=redirects)):
+                yield output
+            return
         try:
             parsed = await self.parser.parse(response.body, response.url, content_type)
         except ParseRefused as refusal:
