@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bs4 import BeautifulSoup
-from bs4.builder import LXMLTreeBuilder
+from bs4.builder._lxml import LXMLTreeBuilder
 
 from . import fallback
 from .body import extract_body
