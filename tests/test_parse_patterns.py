@@ -371,3 +371,40 @@ def test_pattern_pages_hold_no_text_of_the_real_pages() -> None:
         encoding = "gb18030" if path.name == "before_2013.html" else "utf-8"
         for sentence in re.findall(r"[\u4e00-\u9fff，“”]{20,}", path.read_bytes().decode(encoding)):
             assert sentence not in theirs, (path.name, sentence)
+
+
+# --- through a real crawl ----------------------------------------------------------
+
+
+def test_a_crawl_follows_links_to_old_urls_and_archives_galleries_whole(
+        tmp_path: Path) -> None:
+    """A list page linking to an article from before 2013 and to a picture-only
+    article over two pages: the crawl archives both, the gallery with both pictures."""
+    from tests.conftest import SITE, crawl, export_jsonl
+    from tests.replay import ReplayServer
+
+    list_page = f"{JS}/GB/360300/index.html"
+    items = "".join(
+        f"<li><a href='{path}' target=_blank>{title}</a><em>{day}</em></li>\n"
+        for path, title, day in (
+            ("/GB/360300/14578293.html", "省建设厅召开机关党建工作会议", "2011-03-08"),
+            ("/n2/2024/0301/c360300-40250001.html", "一图读懂", "2024-03-01")))
+    listing = (SITE / "js.people.com.cn/GB/360300/index.html").read_bytes().replace(
+        b'<ul class="list_16 mt10">\n', b'<ul class="list_16 mt10">\n' + items.encode("gb18030"),
+        1)
+    html = {"Content-Type": "text/html"}
+    db = tmp_path / "archive.db"
+    with ReplayServer(SITE) as server:
+        server.add_page(list_page, listing, headers=html)
+        server.add_page(URLS["before_2013.html"], page_bytes("before_2013.html"), headers=html)
+        for name in ("gallery-1.html", "gallery-2.html"):
+            server.add_page(URLS[name], page_bytes(name), headers=html)
+        result = crawl(db, server)
+        assert result.returncode == 0, result.stderr
+    records = {record["article_id"]: record for record in export_jsonl(db)}
+    old = records["14578293"]
+    assert old["title"] == "省建设厅召开机关党建工作会议" and old["url"] == URLS["before_2013.html"]
+    gallery = records["40250001"]
+    assert gallery["body"] == [] and gallery["pages"] == [URLS["gallery-1.html"],
+                                                          URLS["gallery-2.html"]]
+    assert len(gallery["images"]) == 2
