@@ -62,6 +62,15 @@ def storage_problem(error: sqlite3.Error, path: str | Path) -> str:
     return f"{cause} ({path}: {text})"
 
 
+def concerns_the_row(error: BaseException) -> bool:
+    """Did a write fail because of what was written (a constraint such as a title
+    that is null, a value SQLite cannot store) rather than because of the archive (a
+    full disk, a read-only or damaged file)? Only the latter should stop a writer."""
+    return isinstance(error, (sqlite3.IntegrityError, sqlite3.DataError,
+                              sqlite3.InterfaceError, sqlite3.ProgrammingError)) or (
+        not isinstance(error, sqlite3.Error) and isinstance(error, Exception))
+
+
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -460,16 +469,36 @@ class Archive:
 
     def page_bodies(self) -> Iterator[dict[str, Any]]:
         """Every stored article page with its raw body, grouped by article: read as
-        they are used (the whole archive's pages would not fit in memory)."""
+        they are used (the whole archive's pages would not fit in memory).
+
+        A page whose stored copy is damaged (it does not decompress, or no longer
+        matches its digest) comes with ``body`` None and ``damage`` saying why, rather
+        than stopping the reading of all the others."""
         cursor = self.db.execute(
-            "SELECT url, article_id, edition, page, headers, body FROM pages "
+            "SELECT url, article_id, edition, page, headers, body, sha256 FROM pages "
             "WHERE kind = 'article' ORDER BY article_id, edition, page")
         names = [description[0] for description in cursor.description]
         for values in cursor:
             row = dict(zip(names, values, strict=True))
-            row["headers"] = json.loads(row["headers"] or "{}")
-            row["body"] = zlib.decompress(row["body"])
+            digest = row.pop("sha256")
+            row["damage"] = None
+            try:
+                row["headers"] = json.loads(row["headers"] or "{}")
+                row["body"] = zlib.decompress(row["body"])
+            except (zlib.error, ValueError, TypeError) as error:
+                row["body"], row["damage"] = None, (
+                    f"the stored copy is damaged ({type(error).__name__}: {error})")
+            else:
+                if digest and hashlib.sha256(row["body"]).hexdigest() != digest:
+                    row["body"], row["damage"] = None, (
+                        "the stored copy is damaged (it no longer matches its SHA-256)")
             yield row
+
+    def forget_page_copy(self, url: str) -> None:
+        """Mark the stored copy of ``url`` as unusable: the next fetch of the page
+        replaces it even when the page has not changed."""
+        with self.transaction():
+            self.db.execute("UPDATE pages SET sha256 = NULL WHERE url = ?", [url])
 
     def article_page_count(self) -> int:
         """How many articles have stored pages (what reparse goes through)."""

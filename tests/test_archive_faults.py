@@ -120,3 +120,81 @@ def test_the_lock_is_the_archives_own_through_a_symlink_or_a_symlinked_directory
         assert first.returncode == 0, errors
     assert [run["status"] for run in checks.runs(db)] == ["finished"], "one writer, one run"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["link.db", "linked", "srv"]
+
+
+# -- 8. a damaged stored page and reparse ---------------------------------------------
+
+def _single_page_article_url(db: Path) -> tuple[str, str]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as connection:
+        row = connection.execute(
+            "SELECT p.url, p.article_id FROM pages AS p JOIN articles AS a USING (article_id) "
+            "WHERE p.kind = 'article' AND a.page_count = 1 ORDER BY p.url LIMIT 1").fetchone()
+    connection.close()
+    return str(row[0]), str(row[1])
+
+
+def test_reparse_goes_past_a_damaged_page_lists_it_and_the_next_crawl_mends_it(
+        tmp_path: Path, reference_archive: Path) -> None:
+    db = copy_archive(reference_archive, tmp_path / "archive.db")
+    url, article_id = _single_page_article_url(db)
+    before = checks.articles(db)
+    with sqlite3.connect(db) as connection:  # the stored copy, overwritten in place
+        connection.execute("UPDATE pages SET body = ? WHERE url = ?",
+                           [b"x\x9c" + os.urandom(2000), url])
+        total = connection.execute(
+            "SELECT count(DISTINCT article_id) FROM pages WHERE kind = 'article'").fetchone()[0]
+    connection.close()
+
+    result = pdarchive("reparse", "--db", db)
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    assert f"reparsed {total} articles" in result.stderr, result.stderr
+    assert "1 pages could not be read" in result.stderr, result.stderr
+    listed = [line.strip() for line in result.stderr.splitlines()
+              if line.strip().startswith(f"{url}: ")]
+    assert len(listed) == 1 and "the stored copy is damaged (error:" in listed[0], listed
+    assert checks.articles(db) == before, "every article kept, the damaged one's text too"
+    failure = checks.failures(db)[url]
+    assert (failure["stage"], failure["article_id"]) == ("store", article_id)
+    assert failure["next_attempt_at"] <= failure["last_seen_at"], "due at once"
+
+    with ReplayServer(SITE) as server:  # the failure is due: the crawl fetches it again
+        mended = crawl(db, server)
+        assert mended.returncode == 0, mended.stderr
+        assert server.count(url, "GET") == 1, server.requests
+    assert url not in checks.failures(db)
+    assert checks.articles(db)[article_id]["content_hash"] == before[article_id]["content_hash"]
+    again = pdarchive("reparse", "--db", db)
+    assert again.returncode == 0, again.stderr
+    assert "could not be read" not in again.stderr
+    assert checks.integrity(db) == "ok"
+
+
+def test_reparse_goes_past_a_page_the_parser_crashes_on(
+        tmp_path: Path, reference_archive: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A parser bug on one page (the real parser has none known: one is planted, in
+    this process, parse_workers 0) costs that article its re-extraction, no more."""
+    import crawler.parser_pool
+    from archive.reparse import reparse
+    from archive.store import Archive
+
+    db = copy_archive(reference_archive, tmp_path / "archive.db")
+    url, _ = _single_page_article_url(db)
+    real = crawler.parser_pool.parse_document
+
+    def buggy(body: bytes, page_url: str, content_type: str | None) -> Any:
+        if page_url == url:
+            raise KeyError("class")
+        return real(body, page_url, content_type)
+
+    monkeypatch.setattr(crawler.parser_pool, "parse_document", buggy)
+    before = checks.articles(db)
+    archive = Archive(db)
+    try:
+        result = reparse(archive, workers=0)
+    finally:
+        archive.close()
+    assert result.unreadable == [f"{url}: the parser crashed (KeyError: 'class')"]
+    assert result.articles == len(before) and result.failed == 0
+    assert checks.articles(db) == before
+    assert url not in checks.failures(db), "a parser bug is not the page's fault"
