@@ -198,3 +198,154 @@ def test_reparse_goes_past_a_page_the_parser_crashes_on(
     assert result.articles == len(before) and result.failed == 0
     assert checks.articles(db) == before
     assert url not in checks.failures(db), "a parser bug is not the page's fault"
+
+
+# -- 10. an archive that can only be read ----------------------------------------------
+
+def _reader_prefix() -> list[str]:
+    """How to run a command as a user whom permissions bind: as it is when this is not
+    root, else ``setpriv`` (or ``runuser``) to ``nobody``."""
+    if os.geteuid() != 0:
+        return []
+    if shutil.which("setpriv"):
+        return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
+    if shutil.which("runuser"):
+        return ["runuser", "-u", "nobody", "--"]
+    pytest.skip("running as root, which ignores file permissions, and neither setpriv nor "
+                "runuser is here to drop to another user")
+
+
+def as_reader(prefix: list[str], *args: str | Path) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("http_proxy", "https_proxy")}
+    env["HOME"] = "/nonexistent"  # root's home is not nobody's to read
+    return subprocess.run([*prefix, sys.executable, "-m", "archive.cli", *map(str, args)],
+                          env=env, capture_output=True, text=True, timeout=100)
+
+
+@pytest.fixture
+def shared_dir() -> Iterator[Path]:
+    """A directory another user may enter (pytest's own tmp_path is root's alone);
+    made writable again and removed afterwards, whatever its mode by then."""
+    directory = Path(tempfile.mkdtemp(prefix="pdarchive-readonly-", dir="/tmp"))
+    directory.chmod(0o755)
+    try:
+        yield directory
+    finally:
+        for path in (directory, *directory.iterdir()):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        shutil.rmtree(directory)
+
+
+def _reads(run: Any, db: Path) -> dict[str, Any]:
+    """What the reading commands answer on ``db`` (``run(*args)`` runs pdarchive)."""
+    answers: dict[str, Any] = {}
+    for name, args in {"search": ["search", "党建", "--format", "json", "--limit", "50"],
+                       "search_big5": ["search", "黨建", "--format", "json"],
+                       "export": ["export", "--format", "jsonl"],
+                       "stats": ["stats", "--format", "json"]}.items():
+        result = run(*args, "--db", db)
+        assert result.returncode == 0, f"{name}: {result.stderr}"
+        answers[name] = (json.loads(result.stdout) if args[-1] == "json"
+                         else result.stdout.splitlines())
+    return answers
+
+
+def _served_reads(db: Path, prefix: list[str]) -> tuple[Any, Any]:
+    from tests.serving import served
+
+    with served(db, prefix=prefix) as server:
+        status, body = server.get("/archive/articles.json", _shape="array", _size="max")
+        assert status == 200, body[:500]
+        articles = sorted(row["article_id"] for row in json.loads(body))
+        status, body = server.get("/archive/search.json", q="黨建", _shape="array")
+        assert status == 200, body[:500]
+        hits = [row["article_id"] for row in json.loads(body)]
+        assert not [line for line in server.errors() if "Traceback" in line], server.log
+    return articles, hits
+
+
+def _expected_reads(reference: Path, tmp_path: Path) -> tuple[dict[str, Any], Any]:
+    db = copy_archive(reference, tmp_path / "writable.db")
+    return _reads(lambda *args: pdarchive(*args), db), _served_reads(db, [])
+
+
+def test_reading_commands_work_in_a_directory_this_user_may_not_write(
+        tmp_path: Path, shared_dir: Path, reference_archive: Path) -> None:
+    """Another user's archive (file 0444 in a directory 0555): search, export, stats
+    and serve read it, and nothing is written beside it (no -wal, no -shm)."""
+    prefix = _reader_prefix()
+    expected, expected_served = _expected_reads(reference_archive, tmp_path)
+    db = copy_archive(reference_archive, shared_dir / "archive.db")
+    digest = checks.file_digest(db)
+    db.chmod(0o444)
+    shared_dir.chmod(0o555)
+    denied = as_reader(prefix, "crawl", "--db", db, "--config", CRAWL_CONFIG)
+    assert denied.returncode == 2, "this user cannot write here: the test would prove nothing"
+
+    assert _reads(lambda *args: as_reader(prefix, *args), db) == expected
+    assert _served_reads(db, prefix) == expected_served
+    assert [path.name for path in shared_dir.iterdir()] == ["archive.db"]
+    assert checks.file_digest(db) == digest
+
+
+def test_reading_commands_work_on_a_read_only_filesystem(
+        tmp_path: Path, reference_archive: Path) -> None:
+    from tests.test_process_faults import _run, tmpfs
+
+    expected, expected_served = _expected_reads(reference_archive, tmp_path)
+    with tmpfs(tmp_path / "disk", "16m") as disk:
+        db = copy_archive(reference_archive, disk / "archive.db")
+        digest = checks.file_digest(db)
+        assert _run("mount", "-o", "remount,ro", str(disk)).returncode == 0
+        try:
+            assert _reads(lambda *args: pdarchive(*args), db) == expected
+            assert _served_reads(db, []) == expected_served
+            assert [path.name for path in disk.iterdir()] == ["archive.db"]
+            assert checks.file_digest(db) == digest
+        finally:
+            _run("mount", "-o", "remount,rw", str(disk))
+
+
+def test_an_archive_that_cannot_be_opened_says_why(
+        shared_dir: Path, reference_archive: Path) -> None:
+    prefix = _reader_prefix()
+
+    def error(*args: str | Path) -> str:
+        result = as_reader(prefix, *args)
+        assert result.returncode == 2, result.stderr
+        return one_line_error(result.stderr)
+
+    locked_away = shared_dir / "private"
+    locked_away.mkdir()
+    copy_archive(reference_archive, locked_away / "archive.db")
+    locked_away.chmod(0o700)  # root's alone
+    assert (f"cannot open {locked_away / 'archive.db'}: permission denied on the directory "
+            f"{locked_away}") in error("stats", "--db", locked_away / "archive.db")
+
+    unreadable = copy_archive(reference_archive, shared_dir / "unreadable.db")
+    unreadable.chmod(0o600)
+    assert "permission denied (this user may not read the file)" in error(
+        "search", "党建", "--db", unreadable)
+    assert f"no archive at {shared_dir / 'missing.db'}" in error(
+        "export", "--format", "json", "--db", shared_dir / "missing.db")
+    assert f"{locked_away} is a directory, not an archive file" in error(
+        "stats", "--db", locked_away)
+    foreign = shared_dir / "notes.db"
+    foreign.write_bytes(b"not a database, just some text " * 100)
+    assert "is not a usable archive: file is not a database" in error(
+        "stats", "--db", foreign)
+
+    # A copy taken while a writer was at work: its -wal holds the last commit.
+    pending = shared_dir / "pending.db"
+    copy_archive(reference_archive, tmp := shared_dir / "writer.db")
+    writer = sqlite3.connect(tmp)
+    writer.execute("PRAGMA wal_autocheckpoint = 0")
+    writer.execute("UPDATE runs SET message = 'written after the checkpoint'")
+    writer.commit()
+    shutil.copyfile(tmp, pending)
+    shutil.copyfile(f"{tmp}-wal", f"{pending}-wal")
+    writer.close()
+    shared_dir.chmod(0o555)
+    line = error("stats", "--db", pending)
+    assert "pending.db-wal holds writes not yet in the file" in line, line
