@@ -40,7 +40,8 @@ class ReparseResult:
                  f"{self.failed} could not be re-extracted (kept as they were)"]
         lines += [f"  {error}" for error in self.errors[:20]]
         if self.unreadable:
-            lines.append(f"{len(self.unreadable)} pages could not be read (their articles "
+            count = len(self.unreadable)
+            lines.append(f"{count} page{'s' * (count != 1)} could not be read (their articles "
                          "were kept as they were; damaged copies are fetched again by the "
                          "next crawl):")
             lines += [f"  {page}" for page in self.unreadable]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import sqlite3
 import subprocess
@@ -140,7 +141,7 @@ def test_reparse_goes_past_a_damaged_page_lists_it_and_the_next_crawl_mends_it(
     before = checks.articles(db)
     with sqlite3.connect(db) as connection:  # the stored copy, overwritten in place
         connection.execute("UPDATE pages SET body = ? WHERE url = ?",
-                           [b"x\x9c" + os.urandom(2000), url])
+                           [b"x\x9c" + random.Random(7).randbytes(2000), url])
         total = connection.execute(
             "SELECT count(DISTINCT article_id) FROM pages WHERE kind = 'article'").fetchone()[0]
     connection.close()
@@ -149,7 +150,7 @@ def test_reparse_goes_past_a_damaged_page_lists_it_and_the_next_crawl_mends_it(
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     assert f"reparsed {total} articles" in result.stderr, result.stderr
-    assert "1 pages could not be read" in result.stderr, result.stderr
+    assert "1 page could not be read" in result.stderr, result.stderr
     listed = [line.strip() for line in result.stderr.splitlines()
               if line.strip().startswith(f"{url}: ")]
     assert len(listed) == 1 and "the stored copy is damaged (error:" in listed[0], listed
