@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import resource
+import sqlite3
 import zlib
 from collections.abc import Iterator
 from dataclasses import replace
@@ -161,3 +162,31 @@ def test_decode_inflates_no_more_than_its_limit() -> None:
         itemcodec.inflate(truncated, len(body))
 
 
+
+
+def test_a_fault_of_the_archive_itself_stops_ingest_and_keeps_the_item(
+        tmp_path: Path, redis_url: str) -> None:
+    """Not the item's fault: the archive refuses every write (here ``query_only``, as a
+    file made read-only under ingest does). No dead letter: the item waits in
+    ``items:processing`` for the next ingest."""
+    from archive.ingest import Ingest
+    from archive.store import Archive
+
+    frontier = Frontier.connect(redis_url)
+    frontier.start_job({"id": "j1", "columns": ["360300"], "editions": ["gb"],
+                        "max_list_pages": 0, "full": False, "config": "test",
+                        "dead_after": 30}, [], [], [], [])
+    data = itemcodec.encode(article_item(gb_article_urls(1)[0]), item_id="w:1", job="j1")
+    frontier.push_item(data)
+    archive = Archive(tmp_path / "archive.db")
+    try:
+        ingest = Ingest(frontier, archive)
+        ingest._sync_job()  # the job's run is open
+        archive.db.execute("PRAGMA query_only = ON")
+        taken = frontier.take_item(1)
+        assert taken == data
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            ingest._write(taken)
+    finally:
+        archive.close()
+    assert frontier.processing() == [data] and frontier.dead_letters() == []
