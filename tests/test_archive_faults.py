@@ -209,11 +209,18 @@ def _reader_prefix() -> list[str]:
     if os.geteuid() != 0:
         return []
     if shutil.which("setpriv"):
-        return ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
-    if shutil.which("runuser"):
-        return ["runuser", "-u", "nobody", "--"]
-    pytest.skip("running as root, which ignores file permissions, and neither setpriv nor "
-                "runuser is here to drop to another user")
+        prefix = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
+    elif shutil.which("runuser"):
+        prefix = ["runuser", "-u", "nobody", "--"]
+    else:
+        pytest.skip("running as root, which ignores file permissions, and neither setpriv "
+                    "nor runuser is here to drop to another user")
+    probe = subprocess.run([*prefix, sys.executable, "-c", "import archive.cli"],
+                           capture_output=True, text=True, timeout=60)
+    if probe.returncode != 0:
+        pytest.skip("running as root, which ignores file permissions, and nobody cannot run "
+                    f"this checkout's Python: {probe.stderr.strip()[-200:]}")
+    return prefix
 
 
 def as_reader(prefix: list[str], *args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -320,12 +327,12 @@ def test_an_archive_that_cannot_be_opened_says_why(
     locked_away = shared_dir / "private"
     locked_away.mkdir()
     copy_archive(reference_archive, locked_away / "archive.db")
-    locked_away.chmod(0o700)  # root's alone
+    locked_away.chmod(0o000)
     assert (f"cannot open {locked_away / 'archive.db'}: permission denied on the directory "
             f"{locked_away}") in error("stats", "--db", locked_away / "archive.db")
 
     unreadable = copy_archive(reference_archive, shared_dir / "unreadable.db")
-    unreadable.chmod(0o600)
+    unreadable.chmod(0o000)
     assert "permission denied (this user may not read the file)" in error(
         "search", "党建", "--db", unreadable)
     assert f"no archive at {shared_dir / 'missing.db'}" in error(
