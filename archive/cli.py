@@ -334,7 +334,7 @@ def cmd_reparse(args: argparse.Namespace) -> int:
                          on_progress=lambda done, total: progress.count(
                              done, total, "articles reparsed"))
     print(result.summary(), file=sys.stderr)
-    return EXIT_FAILED if result.failed else EXIT_OK
+    return EXIT_FAILED if result.failed or result.unreadable else EXIT_OK
 
 
 # -- serve ------------------------------------------------------------------------

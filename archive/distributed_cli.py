@@ -169,7 +169,7 @@ def status_report(frontier: Frontier) -> dict[str, Any]:
         "drained": snapshot.drained,
         "queued": snapshot.queued, "in_flight": snapshot.in_flight, "seen": snapshot.seen,
         "items_waiting": snapshot.items, "items_processing": snapshot.processing,
-        "items_rejected": snapshot.rejected,
+        "items_dead": snapshot.dead,
         "ingest": frontier.ingester(),
         "workers": frontier.workers(),
     }
@@ -183,7 +183,9 @@ def _scope(job: dict[str, Any]) -> str:
 def _render(report: dict[str, Any], dead_after: float) -> str:
     job = report["job"]
     if job is None:
-        return "no job in the frontier (start one with `pdarchive seed`)"
+        return "no job in the frontier (start one with `pdarchive seed`)" + (
+            f"\nitems: {report['items_dead']} dead letters (`redis-cli LRANGE "
+            "pdarchive:items:dead 0 -1` says why)" if report["items_dead"] else "")
     state = ("finished" if report["finished"] else "drained, waiting for ingest to finish it"
              if report["drained"] else "running")
     lines = [
@@ -193,7 +195,9 @@ def _render(report: dict[str, Any], dead_after: float) -> str:
         f"frontier: {report['queued']} requests queued, {report['in_flight']} in flight, "
         f"{report['seen']} distinct requests in this job",
         f"items: {report['items_waiting']} waiting for ingest, {report['items_processing']} "
-        f"being written, {report['items_rejected']} rejected",
+        f"being written, {report['items_dead']} dead letters"
+        + (" (items ingest could not read or write: `redis-cli LRANGE pdarchive:items:dead "
+           "0 -1` says why)" if report["items_dead"] else ""),
         f"ingest: {report['ingest'] or 'none running'}",
         f"workers seen: {len(report['workers'])}",
     ]
