@@ -226,9 +226,9 @@ def add_commands(commands: Any, crawl: argparse.ArgumentParser, *,
                  seed_parents: list[argparse.ArgumentParser]) -> None:
     """``crawl``'s --redis options, and the ``seed``, ``ingest`` and ``status`` commands.
 
-    ``seed_parents``: the archive option, then the crawl's scope and date options
-    (a job covers what a crawl in one process would); ingest and status take the
-    first alone."""
+    ``seed_parents``: the archive option, then the configuration and the crawl's
+    scope and date options (a job covers what a crawl in one process would); ingest
+    and status take the first alone."""
     common = seed_parents[0]
     crawl.add_argument("--redis", type=_redis_url, metavar="URL",
                        help="work for the shared frontier at URL (redis://HOST:PORT/DB) "
@@ -257,5 +257,6 @@ def add_commands(commands: Any, crawl: argparse.ArgumentParser, *,
     status = commands.add_parser("status", parents=[common],
                                  help="the shared frontier: job, queue, workers, items")
     status.add_argument("--redis", type=_redis_url, metavar="URL", required=True, help=FRONTIER)
-    status.add_argument("--format", choices=["text", "json"], default="text")
+    status.add_argument("--format", choices=["text", "json"], default="text",
+                        help="text (default) or json: the job, the queue, items, workers")
     status.set_defaults(handler=cmd_status)
