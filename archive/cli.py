@@ -237,15 +237,17 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from archive.topics import explain, score_all, topics_from_config
     from crawler.config import load_config
 
+    from .terminal import safe
+
     archive = _open(args.db, readonly=True)
     article = archive.article(args.article_id)
     if article is None:
         raise UsageError(f"no article {args.article_id} in {args.db}")
-    print(f"{article['article_id']} {article['title']} ({article['published_at'][:10]})")
+    print(safe(f"{article['article_id']} {article['title']} ({article['published_at'][:10]})"))
     topics = topics_from_config(load_config(args.config).extra)
     stored = archive.topic_scores(args.article_id)
     for topic, result in zip(topics, score_all(topics, article), strict=True):
-        print(explain(result, topic))
+        print(safe(explain(result, topic)))
         if topic.name in stored and stored[topic.name]["score"] != result.score:
             print(f"  (the archive holds score {stored[topic.name]['score']:g}, from an "
                   "earlier vocabulary: `pdarchive reparse` brings it up to date)")
@@ -262,13 +264,15 @@ def cmd_columns(args: argparse.Namespace) -> int:
         proposals = discover_columns(args.config, args.log_level)
         if not proposals:
             print("no column linked from the channel is missing from the configuration")
-        for proposal in proposals:
-            print(f"{proposal.column_id}\t{proposal.name or '(no name on its links)'}\t"
-                  f"linked from {len(proposal.found_on)} page(s), e.g. {proposal.found_on[0]}")
+        from .terminal import safe
+
+        for proposal in proposals:  # names are link texts of crawled pages
+            print(safe(f"{proposal.column_id}\t{proposal.name or '(no name on its links)'}\t"
+                  f"linked from {len(proposal.found_on)} page(s), e.g. {proposal.found_on[0]}"))
         if proposals:
-            print("\nadd one to your configuration:\n\n[[columns]]\n"
-                  f'id = "{proposals[0].column_id}"\nname = "{proposals[0].name}"\n'
-                  "default = true", file=sys.stderr)
+            print(safe("\nadd one to your configuration:\n\n[[columns]]\n"
+                       f'id = "{proposals[0].column_id}"\nname = "{proposals[0].name}"\n'
+                       "default = true"), file=sys.stderr)
         return EXIT_OK
     archive = _open(args.db, readonly=True)
     counts = {row["column_id"]: (row["articles"], row["last_crawled"])
@@ -282,22 +286,26 @@ def cmd_columns(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from . import terminal
     from .search import ANSI_MARKS, TEXT_MARKS, QueryError, format_text, search
 
     on_terminal = (args.format == "text" and sys.stdout.isatty()
                    and not os.environ.get("NO_COLOR"))
+    # text is printed without the crawled text's control characters: it is marked
+    # with placeholders that survive terminal.safe, which then puts in the marks
+    marked = terminal.placeholders() if args.format == "text" else TEXT_MARKS
     try:
         topic, min_score = _topic_filter(args)
         hits = search(_open(args.db, readonly=True), args.query, since=args.since,
                       until=args.until, column=args.column, source=args.source,
-                      topic=topic, min_score=min_score, limit=args.limit,
-                      marks=ANSI_MARKS if on_terminal else TEXT_MARKS)
+                      topic=topic, min_score=min_score, limit=args.limit, marks=marked)
     except QueryError as error:
         raise UsageError(f"cannot search for {args.query!r}: {error}") from error
     if args.format == "json":
         print(json.dumps([hit.as_json() for hit in hits], ensure_ascii=False, indent=2))
     elif hits:
-        print(format_text(hits, args.query, ANSI_MARKS if on_terminal else None))
+        text = format_text(hits, args.query, marked if on_terminal else None)
+        print(terminal.safe(text, marked, ANSI_MARKS if on_terminal else TEXT_MARKS))
     else:
         print(f"no article matches {args.query!r}", file=sys.stderr)
     return EXIT_OK
@@ -338,7 +346,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(stats, ensure_ascii=False, indent=2))
     else:
-        print(render_text(stats))
+        from .terminal import safe
+
+        print(safe(render_text(stats)))  # failure reasons quote what servers said
     return EXIT_OK
 
 
