@@ -3,7 +3,8 @@
 ``seed`` starts a job in the shared frontier, ``crawl --redis`` runs a worker (as many
 as wanted, on any machines), ``ingest`` writes what workers finish into the archive
 (exactly one, beside the archive), ``status`` shows the frontier. See
-crawler/distributed.py and archive/ingest.py; the README's DESIGN notes explain why.
+crawler/distributed.py and archive/ingest.py; docs/ARCHITECTURE.md (*The distributed
+crawl*) explains why.
 """
 
 from __future__ import annotations

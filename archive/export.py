@@ -49,7 +49,8 @@ CSV_JOINS = {"editors": "、", "authors": "、", "photographers": "、", "editio
 
 
 def export_record(row: dict[str, Any]) -> dict[str, Any]:
-    """The exported article: DESIGN.md's record, merged over pages, plus archive fields."""
+    """The exported article: the record of docs/ARCHITECTURE.md (*The record*), merged
+    over pages, plus archive fields."""
     row = _decode_row(dict(row))
     record = {field: row.get(field) for field in RECORD_FIELDS}
     for field in EXTRA_FIELDS:
