@@ -420,7 +420,6 @@ def _count(minimum: int) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(
                 f"needs a whole number of at least {minimum}, not {value!r}")
         return number
-    count.__name__ = "count"  # argparse names the type in some messages
     return count
 
 
