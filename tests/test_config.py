@@ -121,3 +121,12 @@ def test_the_readme_names_every_crawl_key() -> None:
     section = section[:section.index("\n## ", 3)]
     for key in CRAWL:
         assert f"`{key}`" in section, key
+
+
+def test_the_stores_fallback_backoff_is_the_configured_default() -> None:
+    """archive/store.py keeps its own fallback, for a distributed job seeded by an
+    older pdarchive that did not send the backoff: it must say what config.py says."""
+    from archive.store import RETRY_BASE, RETRY_MAX
+
+    assert RETRY_BASE.total_seconds() == CRAWL_DEFAULTS["failure_retry_after"]
+    assert RETRY_MAX.total_seconds() == CRAWL_DEFAULTS["failure_retry_max"]
