@@ -5,6 +5,7 @@ every crawl option."""
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -88,3 +89,9 @@ def test_schedule_passes_on_every_crawl_option() -> None:
 
 def _commands_named(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
     return dict(_commands(parser))[(name,)]
+
+
+def test_help_never_breaks_a_date_format_or_an_option_at_its_hyphen() -> None:
+    for _, parser in _commands(build_parser()):
+        text = parser.format_help()
+        assert not re.search(r"\w-\n", text), text
