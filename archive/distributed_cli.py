@@ -3,7 +3,8 @@
 ``seed`` starts a job in the shared frontier, ``crawl --redis`` runs a worker (as many
 as wanted, on any machines), ``ingest`` writes what workers finish into the archive
 (exactly one, beside the archive), ``status`` shows the frontier. See
-crawler/distributed.py and archive/ingest.py; the README's DESIGN notes explain why.
+crawler/distributed.py and archive/ingest.py; docs/ARCHITECTURE.md (*The distributed
+crawl*) explains why.
 """
 
 from __future__ import annotations
@@ -230,9 +231,9 @@ def add_commands(commands: Any, crawl: argparse.ArgumentParser, *,
                  seed_parents: list[argparse.ArgumentParser]) -> None:
     """``crawl``'s --redis options, and the ``seed``, ``ingest`` and ``status`` commands.
 
-    ``seed_parents``: the archive option, then the crawl's scope and date options
-    (a job covers what a crawl in one process would); ingest and status take the
-    first alone."""
+    ``seed_parents``: the archive option, then the configuration and the crawl's
+    scope and date options (a job covers what a crawl in one process would); ingest
+    and status take the first alone."""
     common = seed_parents[0]
     crawl.add_argument("--redis", type=_redis_url, metavar="URL",
                        help="work for the shared frontier at URL (redis://HOST:PORT/DB) "
@@ -261,5 +262,6 @@ def add_commands(commands: Any, crawl: argparse.ArgumentParser, *,
     status = commands.add_parser("status", parents=[common],
                                  help="the shared frontier: job, queue, workers, items")
     status.add_argument("--redis", type=_redis_url, metavar="URL", required=True, help=FRONTIER)
-    status.add_argument("--format", choices=["text", "json"], default="text")
+    status.add_argument("--format", choices=["text", "json"], default="text",
+                        help="text (default) or json: the job, the queue, items, workers")
     status.set_defaults(handler=cmd_status)
