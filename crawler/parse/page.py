@@ -193,5 +193,5 @@ def _record_factory(identity: Identity, index: PageIndex) -> fallback.RecordFact
 
 
 def parse_page(body: bytes, url: str, content_type: str | None = None) -> dict[str, Any]:
-    """The article-page record of DESIGN.md for ``body`` served from ``url``."""
+    """The article-page record (docs/ARCHITECTURE.md) for ``body`` served from ``url``."""
     return parse_document(body, url, content_type).record
