@@ -17,7 +17,7 @@ import os
 import sqlite3
 import sys
 import textwrap
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -198,6 +198,12 @@ def _check_output(path: Path) -> None:
         raise UsageError(f"cannot write {path}: the directory {folder} is not writable")
 
 
+def _counted(items: Iterable[Any], progress: ProgressLine, what: str) -> Iterator[Any]:
+    for done, item in enumerate(items, 1):
+        progress.count(done, None, what)
+        yield item
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import Filters, iter_json, iter_records, write_csv, write_json, write_jsonl
     from .search import QueryError
@@ -218,6 +224,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         "jsonl": write_jsonl, "json": write_json,
         "csv": partial(write_csv, bom=args.bom)}
     write = writers[args.format]
+    progress = ProgressLine()
+    if args.output or not sys.stdout.isatty():  # never over the export on a terminal
+        records = _counted(records, progress, "articles exported")
     if args.output:
         from .atomic import atomic_binary_file, atomic_text_file
 
@@ -227,6 +236,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             count = write(records, out)
     else:
         count = write(records, sys.stdout if args.format == "csv" else sys.stdout.buffer)
+    progress.close()
     print(f"exported {count} articles", file=sys.stderr)
     return EXIT_OK
 
