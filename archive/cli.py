@@ -18,7 +18,8 @@ import json
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator, Sequence
+import textwrap
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -36,12 +37,33 @@ EXIT_UNWRITABLE = 5
 EXIT_UNREACHABLE = 6
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's, without breaking lines at hyphens: YYYY-MM-DD and --max-articles
+    stay whole."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return textwrap.fill(" ".join(text.split()), width, initial_indent=indent,
+                             subsequent_indent=indent, break_on_hyphens=False)
+
+
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
 def _open(db: Path, *, create: bool = False, readonly: bool = False) -> Archive:
+    if not create and db.is_file() and db.stat().st_size == 0:
+        # SQLite takes an empty file for an empty database, which the archive would
+        # call one that "needs a schema upgrade"
+        raise UsageError(f"{db} is an empty file, not a pdarchive archive "
+                         "(`pdarchive crawl --db FILE` makes one)")
     return Archive(db, create=create, readonly=readonly)
 
 
@@ -56,6 +78,15 @@ def _fetch(url: str, user_agent: str, timeout: float) -> tuple[bytes, str | None
         return response.read(), response.headers.get("Content-Type")
 
 
+def _check_url(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"not a URL: {url!r} (give http://… or https://…; a saved page: "
+                         "--html FILE --url URL)")
+
+
 def cmd_parse(args: argparse.Namespace) -> int:
     from crawler.config import load_config
     from crawler.parse import ParseRefused, parse_page
@@ -66,6 +97,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
     if args.html:
         if not args.url or len(args.url) != 1:
             raise UsageError("--html FILE needs exactly one --url URL")
+        _check_url(args.url[0])
         html = Path(args.html)
         if not html.is_file():
             raise UsageError(f"no such file: {html}")
@@ -78,6 +110,8 @@ def cmd_parse(args: argparse.Namespace) -> int:
     else:
         if not args.url:
             raise UsageError("give one or more URLs, or --html FILE --url URL")
+        for url in args.url:
+            _check_url(url)
         config = load_config(args.config)
         jobs = [(url, partial(_fetch, url, config.user_agent, config.timeout))
                 for url in args.url]
@@ -131,10 +165,9 @@ def _crawl_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--column", column]
     for edition in args.edition or []:
         argv += ["--edition", edition]
-    if args.max_list_pages is not None:
-        argv += ["--max-list-pages", str(args.max_list_pages)]
-    if args.config is not None:
-        argv += ["--config", str(args.config)]
+    for option in ("max_list_pages", "since", "until", "max_articles", "config"):
+        if getattr(args, option) is not None:
+            argv += ["--" + option.replace("_", "-"), str(getattr(args, option))]
     if args.full:
         argv.append("--full")
     return argv
@@ -152,12 +185,28 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             jitter=parse_duration(args.jitter) if args.jitter is not None else None)
     except ScheduleError as error:
         raise UsageError(str(error)) from error
-    if args.max_runs is not None and args.max_runs < 1:
-        raise UsageError("--max-runs needs at least 1")
     return Scheduler(timetable, _crawl_argv(args), max_runs=args.max_runs).run()
 
 
 # -- export, stats, reparse -------------------------------------------------------
+
+def _check_output(path: Path) -> None:
+    """Refuse, before anything is written, an output file that cannot be made."""
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory: give the file to write, "
+                         f"e.g. -o {path / 'articles.jsonl'}")
+    folder = path.absolute().parent
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {path}: no such directory {folder}")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {path}: the directory {folder} is not writable")
+
+
+def _counted(items: Iterable[Any], progress: ProgressLine, what: str) -> Iterator[Any]:
+    for done, item in enumerate(items, 1):
+        progress.count(done, None, what)
+        yield item
+
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import Filters, iter_json, iter_records, write_csv, write_json, write_jsonl
@@ -165,6 +214,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if args.bom and args.format != "csv":
         raise UsageError("--bom is for --format csv")
+    if args.output:
+        _check_output(Path(args.output))
     archive = _open(args.db, readonly=True)
     filters = Filters(args.since, args.until, args.column, args.source,
                       *_topic_filter(args))
@@ -177,6 +228,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         "jsonl": write_jsonl, "json": write_json,
         "csv": partial(write_csv, bom=args.bom)}
     write = writers[args.format]
+    progress = ProgressLine()
+    if args.output or not sys.stdout.isatty():  # never over the export on a terminal
+        records = _counted(records, progress, "articles exported")
     if args.output:
         from .atomic import atomic_binary_file, atomic_text_file
 
@@ -186,6 +240,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             count = write(records, out)
     else:
         count = write(records, sys.stdout if args.format == "csv" else sys.stdout.buffer)
+    progress.close()
     print(f"exported {count} articles", file=sys.stderr)
     return EXIT_OK
 
@@ -213,15 +268,17 @@ def cmd_explain(args: argparse.Namespace) -> int:
     from archive.topics import explain, score_all, topics_from_config
     from crawler.config import load_config
 
+    from .terminal import safe
+
     archive = _open(args.db, readonly=True)
     article = archive.article(args.article_id)
     if article is None:
         raise UsageError(f"no article {args.article_id} in {args.db}")
-    print(f"{article['article_id']} {article['title']} ({article['published_at'][:10]})")
+    print(safe(f"{article['article_id']} {article['title']} ({article['published_at'][:10]})"))
     topics = topics_from_config(load_config(args.config).extra)
     stored = archive.topic_scores(args.article_id)
     for topic, result in zip(topics, score_all(topics, article), strict=True):
-        print(explain(result, topic))
+        print(safe(explain(result, topic)))
         if topic.name in stored and stored[topic.name]["score"] != result.score:
             print(f"  (the archive holds score {stored[topic.name]['score']:g}, from an "
                   "earlier vocabulary: `pdarchive reparse` brings it up to date)")
@@ -238,19 +295,19 @@ def cmd_columns(args: argparse.Namespace) -> int:
         proposals = discover_columns(args.config, args.log_level)
         if not proposals:
             print("no column linked from the channel is missing from the configuration")
-        for proposal in proposals:
-            print(f"{proposal.column_id}\t{proposal.name or '(no name on its links)'}\t"
-                  f"linked from {len(proposal.found_on)} page(s), e.g. {proposal.found_on[0]}")
+        from .terminal import safe
+
+        for proposal in proposals:  # names are link texts of crawled pages
+            print(safe(f"{proposal.column_id}\t{proposal.name or '(no name on its links)'}\t"
+                  f"linked from {len(proposal.found_on)} page(s), e.g. {proposal.found_on[0]}"))
         if proposals:
-            print("\nadd one to your configuration:\n\n[[columns]]\n"
-                  f'id = "{proposals[0].column_id}"\nname = "{proposals[0].name}"\n'
-                  "default = true", file=sys.stderr)
+            print(safe("\nadd one to your configuration:\n\n[[columns]]\n"
+                       f'id = "{proposals[0].column_id}"\nname = "{proposals[0].name}"\n'
+                       "default = true"), file=sys.stderr)
         return EXIT_OK
-    counts: dict[str, tuple[int, str | None]] = {}
-    if args.db.exists():
-        archive = _open(args.db, readonly=True)
-        counts = {row["column_id"]: (row["articles"], row["last_crawled"])
-                  for row in archive.column_summary()}
+    archive = _open(args.db, readonly=True)
+    counts = {row["column_id"]: (row["articles"], row["last_crawled"])
+              for row in archive.column_summary()}
     print("column\tname\tdefault\tarticles\tlast crawled")
     for column in config.columns:
         articles, last = counts.get(column.id, (0, None))
@@ -260,24 +317,26 @@ def cmd_columns(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    from . import terminal
     from .search import ANSI_MARKS, TEXT_MARKS, QueryError, format_text, search
 
-    if args.limit < 1:
-        raise UsageError("--limit needs at least 1")
     on_terminal = (args.format == "text" and sys.stdout.isatty()
                    and not os.environ.get("NO_COLOR"))
+    # text is printed without the crawled text's control characters: it is marked
+    # with placeholders that survive terminal.safe, which then puts in the marks
+    marked = terminal.placeholders() if args.format == "text" else TEXT_MARKS
     try:
         topic, min_score = _topic_filter(args)
         hits = search(_open(args.db, readonly=True), args.query, since=args.since,
                       until=args.until, column=args.column, source=args.source,
-                      topic=topic, min_score=min_score, limit=args.limit,
-                      marks=ANSI_MARKS if on_terminal else TEXT_MARKS)
+                      topic=topic, min_score=min_score, limit=args.limit, marks=marked)
     except QueryError as error:
         raise UsageError(f"cannot search for {args.query!r}: {error}") from error
     if args.format == "json":
         print(json.dumps([hit.as_json() for hit in hits], ensure_ascii=False, indent=2))
     elif hits:
-        print(format_text(hits, args.query, ANSI_MARKS if on_terminal else None))
+        text = format_text(hits, args.query, marked if on_terminal else None)
+        print(terminal.safe(text, marked, ANSI_MARKS if on_terminal else TEXT_MARKS))
     else:
         print(f"no article matches {args.query!r}", file=sys.stderr)
     return EXIT_OK
@@ -318,7 +377,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(stats, ensure_ascii=False, indent=2))
     else:
-        print(render_text(stats))
+        from .terminal import safe
+
+        print(safe(render_text(stats)))  # failure reasons quote what servers said
     return EXIT_OK
 
 
@@ -338,7 +399,7 @@ def cmd_reparse(args: argparse.Namespace) -> int:
                          on_progress=lambda done, total: progress.count(
                              done, total, "articles reparsed"))
     print(result.summary(), file=sys.stderr)
-    return EXIT_FAILED if result.failed else EXIT_OK
+    return EXIT_FAILED if result.failed or result.unreadable else EXIT_OK
 
 
 # -- serve ------------------------------------------------------------------------
@@ -360,154 +421,271 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 # -- the parser -------------------------------------------------------------------
 
+DATE_FORMAT = "YYYY-MM-DD"
+
+
 def _date(value: str) -> str:
     from datetime import date
 
     try:
         date.fromisoformat(value[:10])
     except ValueError as error:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from error
+        raise argparse.ArgumentTypeError(f"not a date ({DATE_FORMAT}): {value!r}") from error
     return value
+
+
+def _column_id(value: str) -> str:
+    if not (value.isdigit() and value.isascii()):
+        raise argparse.ArgumentTypeError(
+            f"not a column id (the number in /GB/ID/index.html, e.g. 360300): {value!r}")
+    return value
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def count(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = minimum - 1
+        if number < minimum:
+            raise argparse.ArgumentTypeError(
+                f"needs a whole number of at least {minimum}, not {value!r}")
+        return number
+    return count
+
+
+class _Options:
+    """Every option more than one command takes, each defined once, as argparse
+    parent parsers. ``suppress``: leave an option absent when not given, for the
+    nested commands of ``columns`` (argparse lets a subcommand's defaults overwrite
+    what its parent command already parsed)."""
+
+    def __init__(self, *, suppress: bool = False) -> None:
+        def parent() -> _Parser:
+            return _Parser(add_help=False,
+                           argument_default=argparse.SUPPRESS if suppress else None)
+
+        def default(value: Any) -> Any:
+            return argparse.SUPPRESS if suppress else value
+
+        self.archive = parent()
+        self.archive.add_argument(
+            "--db", type=Path, default=default(Path("archive.db")), metavar="PATH",
+            help="archive file (default: archive.db in the working directory)")
+        self.config = parent()
+        self.config.add_argument(
+            "--config", type=Path, metavar="FILE",
+            help="TOML configuration: columns, politeness, topic vocabularies (default: "
+                 "the shipped crawler/default_config.toml); checked before anything runs")
+        self.log_level = parent()
+        self.log_level.add_argument(
+            "--log-level", default=default("WARNING"),
+            choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+            help="Scrapy log level (default: WARNING; progress is shown anyway)")
+        # What a crawl job covers: `crawl`, `schedule` and `seed`.
+        self.job_scope = parent()
+        self.job_scope.add_argument(
+            "--column", action="append", type=_column_id, metavar="ID",
+            help="column id to crawl, e.g. 360300 (repeatable; default: the columns the "
+                 "configuration marks default)")
+        self.job_scope.add_argument(
+            "--edition", action="append", choices=["gb", "big5"],
+            help="edition to fetch: gb (simplified) or big5 (traditional) (repeatable; "
+                 "default from the configuration: gb)")
+        self.job_scope.add_argument(
+            "--max-list-pages", type=_count(0), metavar="N",
+            help="follow at most N list pages per column (0: all)")
+        self.job_scope.add_argument(
+            "--full", action="store_true",
+            help="re-fetch every listed article and update changed ones (default: only "
+                 "what is new)")
+        self.job_dates = parent()
+        self.job_dates.add_argument(
+            "--since", type=_date, metavar="DATE",
+            help=f"fetch only articles published on or after DATE ({DATE_FORMAT}), and stop "
+                 "walking a column's list pages once they reach before it")
+        self.job_dates.add_argument(
+            "--until", type=_date, metavar="DATE",
+            help=f"fetch only articles published on or before DATE ({DATE_FORMAT})")
+        # A crawl in one process (`crawl`, `schedule`), not a distributed job.
+        self.job_limit = parent()
+        self.job_limit.add_argument(
+            "--max-articles", type=_count(1), metavar="N",
+            help="fetch at most N new articles in this run")
+        # Which articles: `search`, `export`, `stats`.
+        self.topic = parent()
+        self.topic.add_argument(
+            "--topic", metavar="NAME",
+            help="keep articles scoring at least the topic's configured threshold "
+                 "(e.g. party-building)")
+        self.topic.add_argument(
+            "--min-score", type=float, metavar="X",
+            help="keep articles whose topic score is at least X (topic: --topic, or "
+                 "party-building)")
+        self.filters = parent()
+        self.filters.add_argument(
+            "--since", type=_date, metavar="DATE",
+            help=f"only articles published on or after DATE ({DATE_FORMAT})")
+        self.filters.add_argument(
+            "--until", type=_date, metavar="DATE",
+            help=f"only articles published on or before DATE ({DATE_FORMAT})")
+        self.filters.add_argument(
+            "--column", type=_column_id, metavar="ID",
+            help="only articles of this column, e.g. 360300")
+        self.filters.add_argument(
+            "--source", metavar="TEXT", help="only articles whose source contains TEXT")
+
+
+QUERY_HELP = ("words that must all occur, in either script (党建 finds 黨建); \"a phrase\" "
+              "in quotes; -word or NOT word excludes; a OR b takes either; a query that "
+              "starts with - goes after --")
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pdarchive")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pdarchive", description=(
         "Crawl, search and export People's Daily Online Jiangsu channel "
         "(js.people.com.cn) party-building articles."))
-    common = _Parser(add_help=False)
-    common.add_argument("--db", type=Path, default=Path("archive.db"),
-                        help="archive file (default: archive.db in the working directory)")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    parser.add_argument("--version", action="version", version=f"pdarchive {_version()}",
+                        help="print pdarchive's version and exit")
+    options = _Options()
+    commands = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser,
+        help="what to do (`pdarchive COMMAND --help` for its options)")
     commands.required = True
 
-    # What a crawl job covers: shared by `crawl`, `schedule` and `seed`.
-    job_scope = _Parser(add_help=False)
-    job_scope.add_argument(
-        "--column", action="append", metavar="ID",
-        help="column id to crawl (repeatable; default: the configured set)")
-    job_scope.add_argument("--edition", action="append", choices=["gb", "big5"],
-                           help="edition to fetch (repeatable; default from config: gb)")
-    job_scope.add_argument("--max-list-pages", type=int, metavar="N",
-                           help="follow at most N list pages per column")
-    job_scope.add_argument("--full", action="store_true",
-                           help="re-fetch every listed article and update changed ones")
-    job_scope.add_argument("--config", type=Path, help="TOML configuration file")
-    dates = _Parser(add_help=False)
-    dates.add_argument("--since", type=_date, metavar="DATE",
-                       help="fetch only articles published on or after DATE, and stop "
-                            "walking a column's list pages once they reach before it")
-    dates.add_argument("--until", type=_date, metavar="DATE",
-                       help="fetch only articles published on or before DATE")
-    log_level = _Parser(add_help=False)
-    log_level.add_argument(
-        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
-        help="Scrapy log level (default: WARNING; progress is shown anyway)")
-
-    crawl = commands.add_parser("crawl", parents=[common, job_scope, dates, log_level],
-                                help="crawl columns into the archive")
-    crawl.add_argument("--max-articles", type=int, metavar="N",
-                       help="fetch at most N new articles in this run")
+    crawl_options = [options.archive, options.config, options.job_scope, options.job_dates,
+                     options.job_limit, options.log_level]
+    crawl = commands.add_parser("crawl", parents=crawl_options,
+                                help="crawl columns into the archive",
+                                description="Crawl the columns into the archive: incremental "
+                                            "unless --full, politely (see the configuration).")
     crawl.set_defaults(handler=cmd_crawl)
     from .distributed_cli import add_commands as add_distributed_commands
 
-    add_distributed_commands(commands, crawl, seed_parents=[common, job_scope, dates])
+    add_distributed_commands(commands, crawl, seed_parents=[
+        options.archive, options.config, options.job_scope, options.job_dates])
 
     schedule = commands.add_parser(
-        "schedule", parents=[common, job_scope, log_level],
+        "schedule", parents=crawl_options,
         help="run crawls on a schedule, in the foreground (containers, tmux)",
         description="Run `pdarchive crawl` with the given crawl options on a schedule, each "
                     "run in a fresh process, logging one line per run. Ctrl-C or SIGTERM "
                     "stops it (a running crawl stops cleanly first).")
     when = schedule.add_mutually_exclusive_group(required=True)
     when.add_argument("--every", metavar="DURATION",
-                      help="run now, then every DURATION (90s, 30m, 6h, 1d)")
+                      help="run now, then every DURATION (90s, 30m, 6h, 1d, 1h30m)")
     when.add_argument("--cron", metavar="EXPR",
                       help='run at the times of a cron expression, local time ("0 * * * *")')
     schedule.add_argument("--jitter", metavar="DURATION",
                           help="random delay added to each run (default: 5%% of the period, "
                                "at most 10m; 0 for none)")
-    schedule.add_argument("--max-runs", type=int, metavar="N", help="stop after N runs")
+    schedule.add_argument("--max-runs", type=_count(1), metavar="N",
+                          help="stop after N runs (default: run until stopped)")
     schedule.set_defaults(handler=cmd_schedule)
 
-    parse = commands.add_parser("parse", parents=[common],
-                                help="fetch or read single pages and print their parse")
-    parse.add_argument("url", nargs="*", help="page URLs to fetch and parse")
+    parse = commands.add_parser(
+        "parse", parents=[options.archive, options.config],
+        help="fetch or read single pages and print their parse",
+        description="Fetch pages (no following) or read a saved one, and print each page's "
+                    "parse as one JSON object a line; the configuration gives the "
+                    "User-Agent and timeout.")
+    parse.add_argument("url", nargs="*", metavar="URL",
+                       help="page URLs to fetch and parse (http:// or https://)")
     parse.add_argument("--html", metavar="FILE", help="parse this saved page instead")
     parse.add_argument("--url", dest="url_option", metavar="URL",
                        help="the URL the --html page was served from")
-    parse.add_argument("--content-type", metavar="CT", help="its HTTP Content-Type")
-    parse.add_argument("--config", type=Path, help="TOML configuration (User-Agent, timeout)")
+    parse.add_argument("--content-type", metavar="CT",
+                       help='its HTTP Content-Type (e.g. "text/html; charset=GB2312"; '
+                            "default: read from the page)")
     parse.set_defaults(handler=cmd_parse)
 
-    topic_options = _Parser(add_help=False)
-    topic_options.add_argument(
-        "--topic", metavar="NAME",
-        help="keep articles scoring at least the topic's threshold (e.g. party-building)")
-    topic_options.add_argument(
-        "--min-score", type=float, metavar="X",
-        help="keep articles whose topic score is at least X (topic: party-building)")
-    topic_options.add_argument("--config", type=Path,
-                               help="TOML configuration (topic vocabularies)")
-
-    export = commands.add_parser("export", parents=[common, topic_options],
-                                 help="write articles out")
-    export.add_argument("--format", required=True, choices=["json", "jsonl", "csv"])
-    export.add_argument("-o", "--output", metavar="FILE", help="file to write (default: stdout)")
-    export.add_argument("--since", type=_date, metavar="DATE")
-    export.add_argument("--until", type=_date, metavar="DATE")
-    export.add_argument("--column", metavar="ID")
-    export.add_argument("--source", metavar="TEXT", help="only articles whose source has TEXT")
+    export = commands.add_parser(
+        "export", parents=[options.archive, options.config, options.filters, options.topic],
+        help="write articles out",
+        description="Stream articles out, oldest first, as JSON, JSON Lines or CSV.")
+    export.add_argument("--format", required=True, choices=["json", "jsonl", "csv"],
+                        help="json: one array; jsonl: one article a line; csv: one row an "
+                             "article, the JSON record's fields as columns")
+    export.add_argument("-o", "--output", metavar="FILE",
+                        help="file to write, replaced only once the export is whole "
+                             "(default: stdout)")
     export.add_argument("--query", metavar="Q",
-                        help="only articles that `pdarchive search Q` finds (all of them)")
+                        help="only articles that `pdarchive search Q` finds (all of them); "
+                             "Q as for search")
     export.add_argument("--bom", action="store_true",
-                        help="start a CSV with a UTF-8 byte order mark (for Excel)")
+                        help="CSV for Excel: start with a UTF-8 byte order mark, and put ' "
+                             "before a cell that a spreadsheet would run as a formula "
+                             "(= + - @ tab CR)")
     export.set_defaults(handler=cmd_export)
 
     search = commands.add_parser(
-        "search", parents=[common, topic_options], help="full-text search, in either script",
+        "search", parents=[options.archive, options.config, options.filters, options.topic],
+        help="full-text search, in either script",
         description="Ranked full-text search (BM25, titles first) in simplified or "
                     "traditional script. Words must all occur; \"a phrase\" in quotes; "
                     "-word excludes; a OR b takes either.")
-    search.add_argument("query", metavar="QUERY")
-    search.add_argument("--since", type=_date, metavar="DATE")
-    search.add_argument("--until", type=_date, metavar="DATE")
-    search.add_argument("--column", metavar="ID")
-    search.add_argument("--source", metavar="TEXT", help="only articles whose source has TEXT")
-    search.add_argument("--limit", type=int, default=20, metavar="N",
+    search.add_argument("query", metavar="QUERY", help=QUERY_HELP)
+    search.add_argument("--limit", type=_count(1), default=20, metavar="N",
                         help="show the best N (default: 20)")
-    search.add_argument("--format", choices=["text", "json"], default="text")
+    search.add_argument("--format", choices=["text", "json"], default="text",
+                        help="text (default): numbered hits; json: a list of {article_id, "
+                             "url, title, published_at, source, snippet, score}")
     search.set_defaults(handler=cmd_search)
 
-    reindex = commands.add_parser("reindex", parents=[common],
+    reindex = commands.add_parser("reindex", parents=[options.archive],
                                   help="rebuild the full-text index from the articles")
     reindex.set_defaults(handler=cmd_reindex)
 
-    stats = commands.add_parser("stats", parents=[common, topic_options],
+    stats = commands.add_parser("stats", parents=[options.archive, options.config,
+                                                  options.topic],
                                 help="what the archive holds")
-    stats.add_argument("--format", choices=["text", "json"], default="text")
+    stats.add_argument("--format", choices=["text", "json"], default="text",
+                       help="text (default) or json: counts by column, month and edition, "
+                            "the last runs, open failures")
     stats.set_defaults(handler=cmd_stats)
 
-    reparse = commands.add_parser("reparse", parents=[common],
+    reparse = commands.add_parser("reparse", parents=[options.archive, options.config],
                                   help="re-extract every article from the stored raw pages")
-    reparse.add_argument("--config", type=Path, help="TOML configuration (topic vocabulary)")
     reparse.set_defaults(handler=cmd_reparse)
 
-    explain = commands.add_parser("explain", parents=[common],
+    explain = commands.add_parser("explain", parents=[options.archive, options.config],
                                   help="why an article scored as it did for each topic")
-    explain.add_argument("article_id", metavar="ARTICLE_ID")
-    explain.add_argument("--config", type=Path, help="TOML configuration (topic vocabulary)")
+    explain.add_argument("article_id", metavar="ARTICLE_ID",
+                         help="the article's id, the last number of its URL (34359164)")
     explain.set_defaults(handler=cmd_explain)
 
     columns = commands.add_parser(
-        "columns", parents=[common],
-        help="list the configured columns; `columns discover` proposes missing ones")
-    columns.add_argument("action", nargs="?", choices=["list", "discover"], default="list")
-    columns.add_argument("--config", type=Path, help="TOML configuration file")
-    columns.add_argument("--log-level", default="WARNING",
-                         choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    columns.set_defaults(handler=cmd_columns)
+        "columns", parents=[options.archive, options.config],
+        help="list the configured columns; `columns discover` proposes missing ones",
+        description="List the configured columns with their article counts and last crawl "
+                    "(`columns` or `columns list`), or find columns the channel links to "
+                    "that the configuration lacks (`columns discover`).")
+    columns.set_defaults(handler=cmd_columns, log_level="WARNING")
+    nested = _Options(suppress=True)
+    actions = columns.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser,
+                                     help="list (the default) or discover")
+    actions.default = "list"  # `pdarchive columns` alone lists
+    actions.add_parser("list", parents=[nested.archive, nested.config],
+                       help="the configured columns, articles, last crawl (the default)",
+                       description="The configured columns, their articles in the archive "
+                                   "and their last crawl.")
+    actions.add_parser("discover", parents=[nested.config, nested.log_level],
+                       help="columns the channel links to, not yet configured",
+                       description="Read the channel's home and list pages through the "
+                                   "polite crawler and print the columns they link to "
+                                   "that the configuration lacks, with a [[columns]] entry "
+                                   "to paste.")
 
-    serve = commands.add_parser("serve", parents=[common],
+    serve = commands.add_parser("serve", parents=[options.archive],
                                 help="browse and search the archive in a web browser (read-only)")
     serve.add_argument("--port", type=int, default=8001,
                        help="port to listen on (default: 8001; 0: any free port)")
@@ -518,12 +696,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every failure a user can act on ends here as one line on stderr and its exit
+    code: usage errors, bad configuration and unusable archives exit 2."""
+    from crawler.config import load_config
+
     parser = build_parser()
     args: argparse.Namespace | None = None
     try:
         args = parser.parse_args(argv)
         if getattr(args, "url_option", None):
             args.url = [*args.url, args.url_option]
+        if "config" in vars(args):
+            load_config(args.config)  # a bad configuration stops every command up front
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
     except (UsageError, ArchiveError, ConfigError) as error:

@@ -3,7 +3,8 @@
 ``seed`` starts a job in the shared frontier, ``crawl --redis`` runs a worker (as many
 as wanted, on any machines), ``ingest`` writes what workers finish into the archive
 (exactly one, beside the archive), ``status`` shows the frontier. See
-crawler/distributed.py and archive/ingest.py; the README's DESIGN notes explain why.
+crawler/distributed.py and archive/ingest.py; docs/ARCHITECTURE.md (*The distributed
+crawl*) explains why.
 """
 
 from __future__ import annotations
@@ -169,7 +170,7 @@ def status_report(frontier: Frontier) -> dict[str, Any]:
         "drained": snapshot.drained,
         "queued": snapshot.queued, "in_flight": snapshot.in_flight, "seen": snapshot.seen,
         "items_waiting": snapshot.items, "items_processing": snapshot.processing,
-        "items_rejected": snapshot.rejected,
+        "items_dead": snapshot.dead,
         "ingest": frontier.ingester(),
         "workers": frontier.workers(),
     }
@@ -183,7 +184,9 @@ def _scope(job: dict[str, Any]) -> str:
 def _render(report: dict[str, Any], dead_after: float) -> str:
     job = report["job"]
     if job is None:
-        return "no job in the frontier (start one with `pdarchive seed`)"
+        return "no job in the frontier (start one with `pdarchive seed`)" + (
+            f"\nitems: {report['items_dead']} dead letters (`redis-cli LRANGE "
+            "pdarchive:items:dead 0 -1` says why)" if report["items_dead"] else "")
     state = ("finished" if report["finished"] else "drained, waiting for ingest to finish it"
              if report["drained"] else "running")
     lines = [
@@ -193,7 +196,9 @@ def _render(report: dict[str, Any], dead_after: float) -> str:
         f"frontier: {report['queued']} requests queued, {report['in_flight']} in flight, "
         f"{report['seen']} distinct requests in this job",
         f"items: {report['items_waiting']} waiting for ingest, {report['items_processing']} "
-        f"being written, {report['items_rejected']} rejected",
+        f"being written, {report['items_dead']} dead letters"
+        + (" (items ingest could not read or write: `redis-cli LRANGE pdarchive:items:dead "
+           "0 -1` says why)" if report["items_dead"] else ""),
         f"ingest: {report['ingest'] or 'none running'}",
         f"workers seen: {len(report['workers'])}",
     ]
@@ -226,9 +231,9 @@ def add_commands(commands: Any, crawl: argparse.ArgumentParser, *,
                  seed_parents: list[argparse.ArgumentParser]) -> None:
     """``crawl``'s --redis options, and the ``seed``, ``ingest`` and ``status`` commands.
 
-    ``seed_parents``: the archive option, then the crawl's scope and date options
-    (a job covers what a crawl in one process would); ingest and status take the
-    first alone."""
+    ``seed_parents``: the archive option, then the configuration and the crawl's
+    scope and date options (a job covers what a crawl in one process would); ingest
+    and status take the first alone."""
     common = seed_parents[0]
     crawl.add_argument("--redis", type=_redis_url, metavar="URL",
                        help="work for the shared frontier at URL (redis://HOST:PORT/DB) "
@@ -257,5 +262,6 @@ def add_commands(commands: Any, crawl: argparse.ArgumentParser, *,
     status = commands.add_parser("status", parents=[common],
                                  help="the shared frontier: job, queue, workers, items")
     status.add_argument("--redis", type=_redis_url, metavar="URL", required=True, help=FRONTIER)
-    status.add_argument("--format", choices=["text", "json"], default="text")
+    status.add_argument("--format", choices=["text", "json"], default="text",
+                        help="text (default) or json: the job, the queue, items, workers")
     status.set_defaults(handler=cmd_status)

@@ -12,8 +12,13 @@ paragraphs) and ``pages`` (URLs) are joined with newlines, inside the quoted cel
 ``images`` and ``big5`` (structured) are JSON. Paragraphs and names never hold those
 separators (the parser normalises whitespace and splits names on ``、``), so the
 joins can be undone. Rows end with CRLF, as RFC 4180 and spreadsheets expect; the
-``bom`` option starts the file with a UTF-8 byte order mark, without which Excel
-reads UTF-8 as the local code page.
+``bom`` option, for Excel, starts the file with a UTF-8 byte order mark, without
+which Excel reads UTF-8 as the local code page, and neutralises formulas: a
+spreadsheet runs a cell that starts with ``=``, ``+``, ``-`` or ``@`` (and, in some,
+tab or carriage return) as a formula, and crawled text is not ours to run
+(``=HYPERLINK(…)`` can send what the sheet holds elsewhere). Such a cell gets a
+leading ``'``, OWASP's rule for CSV injection, which spreadsheets show as text and
+hide. Without ``bom`` every cell is exactly the record's.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ CSV_JOINS = {"editors": "、", "authors": "、", "photographers": "、", "editio
 
 
 def export_record(row: dict[str, Any]) -> dict[str, Any]:
-    """The exported article: DESIGN.md's record, merged over pages, plus archive fields."""
+    """The exported article: the record of docs/ARCHITECTURE.md (*The record*), merged
+    over pages, plus archive fields."""
     row = _decode_row(dict(row))
     record = {field: row.get(field) for field in RECORD_FIELDS}
     for field in EXTRA_FIELDS:
@@ -161,14 +167,27 @@ def _csv_cell(field: str, value: Any) -> Any:
     return value
 
 
+#: what a spreadsheet takes a cell starting with for a formula (OWASP, CSV injection)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_formula(cell: Any) -> Any:
+    """``cell`` with a leading ``'`` if a spreadsheet would run it as a formula."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
+
+
 def write_csv(records: Iterator[dict[str, Any]], out: IO[str], *, bom: bool = False) -> int:
-    """A header row, then one row per article (``out`` opened with ``newline=""``)."""
+    """A header row, then one row per article (``out`` opened with ``newline=""``).
+    ``bom``: for Excel, a byte order mark first and formulas neutralised."""
     if bom:
         out.write("\ufeff")
     writer = csv.writer(out)
     writer.writerow(FIELDS)
     count = 0
     for record in records:
-        writer.writerow([_csv_cell(field, record.get(field)) for field in FIELDS])
+        cells = [_csv_cell(field, record.get(field)) for field in FIELDS]
+        writer.writerow([neutralise_formula(cell) for cell in cells] if bom else cells)
         count += 1
     return count

@@ -9,6 +9,14 @@ that removal finds the item again when it next starts, and the id committed with
 says it is written. So every item is written once, in the order workers finished
 them, and nothing a worker pushed is lost.
 
+An item that cannot be read (not an item of this version, a page body that would
+inflate beyond the job's ``max_response_bytes``) or cannot be written (a title that is
+null: a constraint of the archive, or anything else that concerns that item alone)
+goes to the dead letters, ``pdarchive:items:dead``, with the reason; the page it is
+about is recorded as failed, so the next job fetches it again; and ingest goes on. A
+fault of the archive itself (a full disk) stops ingest instead: the item stays in
+``items:processing`` for the next one.
+
 Ingest keeps the run record too: it opens a run in the archive for each job (or
 resumes the job's run after a restart), counts in it item by item in the same
 transactions, and finishes it once the job has drained: nothing queued, in flight or
@@ -23,14 +31,16 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from crawler import itemcodec
-from crawler.frontier import Frontier, IngestRunning
+from crawler.config import Config
+from crawler.frontier import DEAD, Frontier, IngestRunning
+from crawler.items import FailureItem
 from crawler.writer import ItemWriter
 
-from .store import Archive, RunCounts, utc_now
+from .store import Archive, RunCounts, concerns_the_row, utc_now
 from .topics import topics_from_config
 
 logger = logging.getLogger(__name__)
@@ -48,12 +58,17 @@ class IngestResult:
     status: str
     message: str
     counts: RunCounts
+    #: items of the job this ingest moved to the dead letters
+    dead: int = 0
 
     def summary(self) -> str:
         counts = self.counts
         line = (f"job {self.job_id} {self.status}: {counts.requests} requests, {counts.new} new, "
                 f"{counts.updated} updated, {counts.unchanged} unchanged, {counts.failed} failed"
                 f" (run {self.run_id})")
+        if self.dead:
+            line += (f"; {self.dead} items could not be read or written: moved to the dead "
+                     f"letters ({DEAD}), their pages recorded as failed")
         return f"{line}\n{self.message}" if self.message else line
 
 
@@ -73,6 +88,8 @@ class Ingest:
         self.run_id: int | None = None
         self.writer: ItemWriter | None = None
         self.on_finish: Callable[[IngestResult], None] = lambda result: None
+        #: items moved to the dead letters since the job's run was opened here
+        self.dead = 0
         with archive.transaction():
             archive.db.execute(
                 "CREATE TABLE IF NOT EXISTS ingest_log (id INTEGER PRIMARY KEY CHECK (id = 1), "
@@ -166,36 +183,71 @@ class Ingest:
         self.archive.finish_run(run_id, counts, status, message, complete)
         self.frontier.mark_finished(job["id"])
         self.run_id = self.writer = None
-        self.on_finish(IngestResult(job["id"], run_id, status, message, counts))
+        self.on_finish(IngestResult(job["id"], run_id, status, message, counts, self.dead))
+        self.dead = 0
 
     # -- items ----------------------------------------------------------------------
 
     def _write(self, data: bytes) -> None:
-        try:
-            envelope = itemcodec.decode(data)
-        except itemcodec.UndecodableItem as error:
-            logger.error("an item ingest cannot read (%s): kept in pdarchive:items:rejected",
-                         error)
-            self.frontier.reject_item(data)
-            return
         if self.job is None:
             self._sync_job()
+        limit = int((self.job or {}).get("max_response_bytes") or Config.max_response_bytes)
+        try:
+            envelope = itemcodec.decode(data, max_body_bytes=limit)
+        except itemcodec.UndecodableItem as error:
+            self._dead_letter(data, f"cannot be read: {error}")
+            return
         if self.job is None:
-            logger.error("an item of job %s, but no job in Redis: kept in "
-                         "pdarchive:items:rejected", envelope.job)
-            self.frontier.reject_item(data)
+            self._dead_letter(data, f"an item of job {envelope.job}, but no job in Redis")
             return
         if self.writer is None:  # an item after its job's run was finished
             self._open_run()
-        assert self.writer is not None
-        with self.archive.transaction():
-            done = self.archive.db.execute(
-                "SELECT 1 FROM ingest_log WHERE item_id = ?", [envelope.item_id]).fetchone()
-            if not done:
-                self.writer.write(envelope.item)
-                self.archive.db.execute(
-                    "INSERT INTO ingest_log (id, item_id, job, ingested_at) VALUES (1, ?, ?, ?) "
-                    "ON CONFLICT(id) DO UPDATE SET item_id = excluded.item_id, "
-                    "job = excluded.job, ingested_at = excluded.ingested_at",
-                    [envelope.item_id, envelope.job, utc_now()])
+        writer = self.writer
+        assert writer is not None
+        before = (replace(writer.counts), writer.refused, len(writer.walk_stops),
+                  dict(writer.kinds), writer.missing_editions)
+        try:
+            with self.archive.transaction():
+                done = self.archive.db.execute(
+                    "SELECT 1 FROM ingest_log WHERE item_id = ?", [envelope.item_id]).fetchone()
+                if not done:
+                    writer.write(envelope.item)
+                    self.archive.db.execute(
+                        "INSERT INTO ingest_log (id, item_id, job, ingested_at) "
+                        "VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+                        "item_id = excluded.item_id, job = excluded.job, "
+                        "ingested_at = excluded.ingested_at",
+                        [envelope.item_id, envelope.job, utc_now()])
+        except Exception as error:
+            if not concerns_the_row(error):
+                raise  # the archive (a full disk, …): stop; the item stays for the next ingest
+            # rolled back: neither are the run's counts in memory to count it
+            writer.counts, writer.refused = before[0], before[1]
+            del writer.walk_stops[before[2]:]
+            writer.kinds, writer.missing_editions = before[3], before[4]
+            self._dead_letter(data, f"cannot be written: {type(error).__name__}: {error}")
+            return
         self.frontier.ack_item(data)
+
+    def _dead_letter(self, data: bytes, reason: str) -> None:
+        """Move an item that cannot be read or written to the dead letters, with why,
+        and go on with the others. The page it is about is recorded as failed in the
+        archive (stage ``store``), if it can be told: the next job fetches it again,
+        and ``pdarchive stats`` lists it."""
+        about = itemcodec.describe(data)
+        self.dead += 1
+        logger.error("item %s (%s) %s: moved to %s", about["id"], about["url"] or "no URL",
+                     reason, DEAD)
+        if about["url"] and self.writer is not None and about["type"] != "failure":
+            item = FailureItem(about["url"], "store", f"ingest: item {reason}", None,
+                               about["article_id"], about["column_id"])
+            try:
+                with self.archive.transaction():
+                    self.writer.write(item)
+            except Exception as error:
+                if not concerns_the_row(error):
+                    raise
+                logger.error("nor can its failure be recorded: %s", error)
+        self.frontier.dead_letter(data, {
+            "reason": reason, "at": utc_now(), "ingest": self.owner, "id": about["id"],
+            "job": about["job"], "type": about["type"], "url": about["url"]})

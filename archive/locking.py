@@ -20,6 +20,12 @@ class CrawlLocked(RuntimeError):
     """Another command is writing this archive."""
 
 
+def lock_path(db: Path) -> Path:
+    """The lock file of the archive at ``db``: beside the file ``db`` really is."""
+    real = Path(os.path.realpath(db))
+    return real.with_name(real.name + ".lock")
+
+
 @contextmanager
 def crawl_lock(db: Path, command: str = "crawl") -> Iterator[None]:
     """An exclusive lock beside the archive for the length of a crawl (or of another
@@ -28,8 +34,12 @@ def crawl_lock(db: Path, command: str = "crawl") -> Iterator[None]:
     ``flock`` is released by the kernel when its process dies, so a lock left by a
     crawl killed with ``kill -9`` is free again at once: nothing to clean up (the
     file stays, naming the last holder, and is reused).
+
+    The lock file sits beside the archive's real path (symlinks resolved): the same
+    file reached through a symlink, or through a symlinked directory, is one archive
+    with one lock.
     """
-    path = db.with_name(db.name + ".lock")
+    path = lock_path(db)
     try:
         handle = open(path, "a+")  # noqa: SIM115 (held open for the lock's lifetime)
     except OSError as error:

@@ -2,6 +2,13 @@
 
 After a parser fix, this brings the whole archive up to date without touching the
 network. An article whose pages no longer parse keeps its stored text.
+
+One page that cannot be read stops nothing: a stored copy that is damaged (it does
+not decompress, or no longer matches its digest), a page the parser crashes on, an
+article that cannot be merged or scored. Its article keeps its stored text, the page
+is listed at the end, and the command exits 1. A damaged copy is also recorded as a
+failure of the page (stage ``store``), due at once, and its digest forgotten: the
+next crawl fetches the page again and stores a good copy, even if it has not changed.
 """
 
 from __future__ import annotations
@@ -12,10 +19,10 @@ from itertools import groupby
 from typing import Any
 
 from crawler.parse import ParseRefused
-from crawler.parser_pool import Page, parse_in_order
+from crawler.parser_pool import Page, ParserCrashed, parse_in_order
 
 from .record import IncompleteArticle, combine_editions, merge_pages
-from .store import Archive
+from .store import Archive, concerns_the_row
 from .topics import Topic, score_all
 
 
@@ -25,45 +32,83 @@ class ReparseResult:
     changed: int = 0
     failed: int = 0
     errors: list[str] = field(default_factory=list)
+    #: "URL: why" for every page that could not be read (all of them, not the first 20)
+    unreadable: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         lines = [f"reparsed {self.articles} articles: {self.changed} changed, "
                  f"{self.failed} could not be re-extracted (kept as they were)"]
         lines += [f"  {error}" for error in self.errors[:20]]
+        if self.unreadable:
+            count = len(self.unreadable)
+            lines.append(f"{count} page{'s' * (count != 1)} could not be read (their articles "
+                         "were kept as they were; damaged copies are fetched again by the "
+                         "next crawl):")
+            lines += [f"  {page}" for page in self.unreadable]
         return "\n".join(lines)
 
 
-def _articles(archive: Archive) -> Iterator[tuple[tuple[str, list[str]], list[Page]]]:
-    """Per article: (its id, the edition of each page), and its pages to parse."""
+#: per article: its id, (edition, URL) of each page, and (URL, why) of each damaged one
+Key = tuple[str, list[tuple[str, str]], list[tuple[str, str]]]
+
+
+def _articles(archive: Archive) -> Iterator[tuple[Key, list[Page]]]:
+    """Per article: its key, and its pages to parse (none when one is damaged)."""
     for article_id, rows in groupby(archive.page_bodies(), key=lambda row: row["article_id"]):
         pages = list(rows)
-        yield ((article_id, [row["edition"] for row in pages]),
-               [(row["body"], row["url"], row["headers"].get("Content-Type")) for row in pages])
+        damaged = [(row["url"], row["damage"]) for row in pages if row["damage"]]
+        yield ((article_id, [(row["edition"], row["url"]) for row in pages], damaged),
+               [] if damaged else [(row["body"], row["url"], row["headers"].get("Content-Type"))
+                                   for row in pages])
 
 
 def reparse(archive: Archive, topics: Sequence[Topic] = (), *, workers: int = 0,
             on_progress: Callable[[int, int], None] | None = None) -> ReparseResult:
     """Re-extract and store every article. Pages are parsed in ``workers`` processes
-    while this one writes; ``on_progress(done, total)`` is told after each article."""
+    while this one writes; ``on_progress(done, total)`` is told after each article.
+    sqlite3 errors (a full disk, …) propagate: nothing else stops it."""
     result = ReparseResult()
     total = archive.article_page_count()
-    for (article_id, editions_of_pages), parsed in parse_in_order(_articles(archive), workers):
+    for (article_id, pages, damaged), parsed in parse_in_order(_articles(archive), workers):
         result.articles += 1
-        editions: dict[str, list[dict[str, Any]]] = {}
-        try:
-            for edition, page in zip(editions_of_pages, parsed, strict=True):
-                if isinstance(page, ParseRefused):
-                    raise page
-                editions.setdefault(edition, []).append(page.record)
-            article = combine_editions({name: merge_pages(pages)
-                                        for name, pages in editions.items()})
-        except (ParseRefused, IncompleteArticle) as error:
-            result.failed += 1
-            result.errors.append(f"{article_id}: {error}")
+        if damaged:
+            for url, damage in damaged:
+                result.unreadable.append(f"{url}: {damage}")
+                archive.forget_page_copy(url)
+                archive.record_failure(url, stage="store", reason=f"{damage}; the article "
+                                       "kept its text", http_status=None, run_id=None,
+                                       article_id=article_id, retry_after=0)
         else:
-            if archive.save_article(article, [], None,
-                                    score_all(topics, article)) != "unchanged":
-                result.changed += 1
+            _reparse_article(archive, topics, result, article_id, pages, parsed)
         if on_progress is not None:
             on_progress(result.articles, total)
     return result
+
+
+def _reparse_article(archive: Archive, topics: Sequence[Topic], result: ReparseResult,
+                     article_id: str, pages: list[tuple[str, str]], parsed: list[Any]) -> None:
+    editions: dict[str, list[dict[str, Any]]] = {}
+    for (edition, url), page in zip(pages, parsed, strict=True):
+        if isinstance(page, ParserCrashed):
+            result.unreadable.append(f"{url}: the parser crashed ({page})")
+            return
+        if isinstance(page, ParseRefused):
+            result.failed += 1
+            result.errors.append(f"{article_id}: {page}")
+            return
+        editions.setdefault(edition, []).append(page.record)
+    try:
+        article = combine_editions({name: merge_pages(pages)
+                                    for name, pages in editions.items()})
+        outcome = archive.save_article(article, [], None, score_all(topics, article))
+    except IncompleteArticle as error:
+        result.failed += 1
+        result.errors.append(f"{article_id}: {error}")
+    except Exception as error:
+        if not concerns_the_row(error):
+            raise  # the archive itself (a full disk, a damaged file): stop
+        result.unreadable.append(f"article {article_id} ({pages[0][1]}): cannot be stored "
+                                 f"({type(error).__name__}: {error})")
+    else:
+        if outcome != "unchanged":
+            result.changed += 1

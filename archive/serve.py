@@ -7,6 +7,11 @@ mid-change. Datasette opens such a file ``mode=ro`` for every read; the plugin
 including the write connection Datasette would open for a write canned query, of
 which there are none. Readers see committed transactions only (the crawl writes in
 WAL mode, one transaction per article), so pages stay correct during a crawl.
+
+Reads open the file as every reading command does (``store.readonly_uri``): ``mode=ro``,
+and ``immutable=1`` where SQLite could not create the WAL's side files (an archive on
+a read-only filesystem or in a directory this user may not write), so that such an
+archive can be served too.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
+import sqlite3
 import sys
 from importlib import resources
 from pathlib import Path
@@ -28,6 +34,7 @@ from crawler.config import load_config
 
 from . import datasette_plugin
 from .datasette_plugin import DATABASE
+from .store import readonly_uri
 
 PACKAGE = resources.files("archive")
 SETTINGS = {
@@ -50,6 +57,18 @@ def metadata() -> dict[str, Any]:
     return data
 
 
+class ArchiveDatabase(Database):  # type: ignore[misc]
+    """Datasette's mutable file database, its reads opened as pdarchive reads."""
+
+    def connect(self, write: bool = False) -> sqlite3.Connection:
+        if write:  # never asked for: no canned query writes
+            return super().connect(write=True)
+        connection = sqlite3.connect(readonly_uri(Path(self.path)), uri=True,
+                                     check_same_thread=False)
+        self._all_file_connections.append(connection)  # closed by Database.close()
+        return connection
+
+
 def build(db: Path) -> Datasette:
     """A Datasette serving the archive at ``db`` as ``/archive``, with the plugin."""
     if not pm.is_registered(datasette_plugin):
@@ -61,7 +80,8 @@ def build(db: Path) -> Datasette:
         settings=SETTINGS,
     )
     datasette.remove_database("_memory")  # added because no file was given to the constructor
-    datasette.add_database(Database(datasette, path=str(db), is_mutable=True), name=DATABASE)
+    datasette.add_database(ArchiveDatabase(datasette, path=str(db), is_mutable=True),
+                           name=DATABASE)
     return datasette
 
 

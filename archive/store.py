@@ -18,6 +18,8 @@ import hashlib
 import json
 import os
 import sqlite3
+import stat
+import urllib.parse
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,6 +66,95 @@ def storage_problem(error: sqlite3.Error, path: str | Path) -> str:
     else:
         cause = "the archive could not be written"
     return f"{cause} ({path}: {text})"
+
+
+def _denied_directory(path: Path) -> Path | None:
+    """The first directory on the way to ``path`` this user may not enter."""
+    for directory in reversed(Path(os.path.abspath(path)).parents):
+        if not os.access(directory, os.X_OK):
+            return directory
+    return None
+
+
+def unopenable(path: Path, error: sqlite3.Error | None = None) -> str | None:
+    """Why the archive at ``path`` cannot be opened, said plainly (a missing file, a
+    directory this user may not enter or write, a file it may not read), or None when
+    nothing but SQLite's own ``error`` (if any) explains it."""
+    directory = Path(os.path.abspath(path)).parent
+    try:
+        mode: int | None = os.stat(path).st_mode
+    except FileNotFoundError:
+        if not directory.is_dir():
+            return f"no archive at {path}: there is no directory {directory}"
+        if error is None:
+            return f"no archive at {path}"
+        mode = None  # to be created: the directory's permissions decide
+    except PermissionError:
+        denied = _denied_directory(path) or directory
+        return f"cannot open {path}: permission denied on the directory {denied}"
+    except NotADirectoryError:
+        return f"no archive at {path}: {path.parent} is not a directory"
+    except OSError as failure:
+        return f"cannot open {path}: {failure.strerror}"
+    if mode is not None and stat.S_ISDIR(mode):
+        return f"{path} is a directory, not an archive file"
+    if mode is not None and not os.access(path, os.R_OK):
+        return f"cannot open {path}: permission denied (this user may not read the file)"
+    if error is None or "unable to open" not in str(error):
+        return None
+    if mode is None or not os.access(directory, os.W_OK):
+        what = "create the archive" if mode is None else "create its -wal and -shm files"
+        problem = ("the filesystem is read-only" if _read_only_filesystem(directory)
+                   else "permission denied")
+        return f"cannot open {path}: cannot {what} in {directory}: {problem}"
+    for side in (f"{path}-wal", f"{path}-shm"):
+        if os.path.exists(side) and not os.access(side, os.R_OK | os.W_OK):
+            return f"cannot open {path}: permission denied on {side}"
+    return None
+
+
+def _read_only_filesystem(directory: Path) -> bool:
+    try:
+        return bool(os.statvfs(directory).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def readonly_uri(path: Path) -> str:
+    """The SQLite URI that reads the archive at ``path`` and writes nothing.
+
+    ``mode=ro``, but a WAL database needs its ``-shm`` index even to be read, and
+    SQLite creates it (and an empty ``-wal``) beside the file when they are missing:
+    where the directory cannot be written (a read-only filesystem, another user's
+    directory) it cannot, and the open fails. There, with no ``-shm`` left by a
+    writer at work, the file is opened ``immutable=1``: no side files and no locks,
+    SQLite's way to read a database on read-only media. That is only right if the
+    ``-wal`` holds nothing the file lacks, so a non-empty one is refused with the way
+    out. (A writer, which needs the directory, would leave a ``-shm`` beside the file,
+    which SQLite reads read-only: then plain ``mode=ro`` works and sees its commits.)
+    """
+    absolute = os.path.abspath(path)
+    uri = f"file:{urllib.parse.quote(absolute)}?mode=ro"
+    directory = os.path.dirname(absolute)
+    if os.access(directory, os.W_OK) or os.path.exists(f"{absolute}-shm"):
+        return uri
+    wal = Path(f"{absolute}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        raise ArchiveError(
+            f"{path} cannot be read here: its {wal.name} holds writes not yet in the file, "
+            f"and {directory} cannot be written, which reading them needs; open it once "
+            "where it can be written (any pdarchive command does, or `sqlite3 FILE "
+            "'PRAGMA wal_checkpoint(TRUNCATE)'`)")
+    return uri + "&immutable=1"
+
+
+def concerns_the_row(error: BaseException) -> bool:
+    """Did a write fail because of what was written (a constraint such as a title
+    that is null, a value SQLite cannot store) rather than because of the archive (a
+    full disk, a read-only or damaged file)? Only the latter should stop a writer."""
+    return isinstance(error, (sqlite3.IntegrityError, sqlite3.DataError,
+                              sqlite3.InterfaceError, sqlite3.ProgrammingError)) or (
+        not isinstance(error, sqlite3.Error) and isinstance(error, Exception))
 
 
 def utc_now() -> str:
@@ -196,13 +287,14 @@ class Archive:
 
     def __init__(self, path: str | Path, *, create: bool = True, readonly: bool = False) -> None:
         self.path = Path(path)
-        if not create and not self.path.exists():
-            raise ArchiveError(f"no archive at {self.path} (run `pdarchive crawl` first)")
-        if readonly and not self.path.exists():
-            raise ArchiveError(f"no archive at {self.path}")
+        if readonly or not create:
+            missing = unopenable(self.path)
+            if missing is not None:
+                raise ArchiveError(missing if readonly or "no archive" not in missing else
+                                   f"{missing} (run `pdarchive crawl` first)")
         try:
             if readonly:
-                connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                connection = sqlite3.connect(readonly_uri(self.path), uri=True,
                                              check_same_thread=False, isolation_level=None)
             else:
                 # isolation_level=None: no implicit BEGIN; every write is an explicit
@@ -217,7 +309,8 @@ class Archive:
             connection.execute("PRAGMA foreign_keys = ON")
             self._check_and_migrate(readonly)
         except sqlite3.DatabaseError as error:
-            raise ArchiveError(f"{self.path} is not a usable archive: {error}") from error
+            raise ArchiveError(unopenable(self.path, error)
+                               or f"{self.path} is not a usable archive: {error}") from error
         if not readonly:
             self._check_writable()
 
@@ -505,16 +598,36 @@ class Archive:
 
     def page_bodies(self) -> Iterator[dict[str, Any]]:
         """Every stored article page with its raw body, grouped by article: read as
-        they are used (the whole archive's pages would not fit in memory)."""
+        they are used (the whole archive's pages would not fit in memory).
+
+        A page whose stored copy is damaged (it does not decompress, or no longer
+        matches its digest) comes with ``body`` None and ``damage`` saying why, rather
+        than stopping the reading of all the others."""
         cursor = self.db.execute(
-            "SELECT url, article_id, edition, page, headers, body FROM pages "
+            "SELECT url, article_id, edition, page, headers, body, sha256 FROM pages "
             "WHERE kind = 'article' ORDER BY article_id, edition, page")
         names = [description[0] for description in cursor.description]
         for values in cursor:
             row = dict(zip(names, values, strict=True))
-            row["headers"] = json.loads(row["headers"] or "{}")
-            row["body"] = zlib.decompress(row["body"])
+            digest = row.pop("sha256")
+            row["damage"] = None
+            try:
+                row["headers"] = json.loads(row["headers"] or "{}")
+                row["body"] = zlib.decompress(row["body"])
+            except (zlib.error, ValueError, TypeError) as error:
+                row["body"], row["damage"] = None, (
+                    f"the stored copy is damaged ({type(error).__name__}: {error})")
+            else:
+                if digest and hashlib.sha256(row["body"]).hexdigest() != digest:
+                    row["body"], row["damage"] = None, (
+                        "the stored copy is damaged (it no longer matches its SHA-256)")
             yield row
+
+    def forget_page_copy(self, url: str) -> None:
+        """Mark the stored copy of ``url`` as unusable: the next fetch of the page
+        replaces it even when the page has not changed."""
+        with self.transaction():
+            self.db.execute("UPDATE pages SET sha256 = NULL WHERE url = ?", [url])
 
     def article_page_count(self) -> int:
         """How many articles have stored pages (what reparse goes through)."""

@@ -437,6 +437,8 @@ def seed(*, redis_url: str, db: Path, config_path: Path | None, columns: list[st
         job = {"id": secrets.token_hex(6), "seeded_at": utc_now(), "config": config.source,
                "dead_after": dead_after, "failure_retry_after": config.failure_retry_after,
                "failure_retry_max": config.failure_retry_max,
+               # the largest page body ingest inflates: what a worker may download
+               "max_response_bytes": config.max_response_bytes,
                "topics": config.extra.get("topics") or {},
                **{name: getattr(spider, name) for name in JOB_FIELDS}}
         spider.job_id = job["id"]

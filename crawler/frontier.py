@@ -22,7 +22,9 @@ key                        type    holds
 ``counts``                 HASH    ``requests``: downloads of the job's acknowledged requests
 ``items``                  LIST    finished items, JSON (workers push left, ingest takes right)
 ``items:processing``       LIST    the item ingest is writing
-``items:rejected``         LIST    items ingest could not read
+``items:dead``             LIST    the dead letters: items ingest could not read or write,
+                                   each JSON: ``reason``, ``at``, ``ingest``, ``id``, ``job``,
+                                   ``url`` and the item itself (``item``, or ``item_base64``)
 ``ingester``               STRING  the running ingest (expires unless refreshed)
 ``finished``               STRING  id of the last job ingest finished
 =========================  ======  ==================================================
@@ -37,6 +39,7 @@ disagree.
 
 from __future__ import annotations
 
+import base64
 import json
 import pickle
 import time
@@ -60,7 +63,7 @@ WALKS = PREFIX + "walks"
 COUNTS = PREFIX + "counts"
 ITEMS = PREFIX + "items"
 PROCESSING = PREFIX + "items:processing"
-REJECTED = PREFIX + "items:rejected"
+DEAD = PREFIX + "items:dead"
 INGESTER = PREFIX + "ingester"
 FINISHED = PREFIX + "finished"
 
@@ -164,7 +167,7 @@ class Snapshot:
     in_flight: int
     items: int
     processing: int
-    rejected: int
+    dead: int
     seen: int
 
     @property
@@ -212,7 +215,7 @@ class Frontier:
         pipe = self.client.pipeline(transaction=True)
         pipe.zcard(REQUESTS)
         pipe.hlen(INFLIGHT)
-        for name in (ITEMS, PROCESSING, REJECTED):
+        for name in (ITEMS, PROCESSING, DEAD):
             pipe.llen(name)
         pipe.scard(DUPEFILTER)
         return Snapshot(*(int(value) for value in pipe.execute()))
@@ -368,11 +371,22 @@ class Frontier:
     def ack_item(self, data: bytes) -> None:
         self.client.lrem(PROCESSING, 1, data)  # type: ignore[arg-type]
 
-    def reject_item(self, data: bytes) -> None:
+    def dead_letter(self, data: bytes, letter: dict[str, Any]) -> None:
+        """Move an item ingest cannot read or write from ``items:processing`` to the
+        dead letters, with ``letter`` (its reason, …) and the item itself, in one step."""
+        try:
+            letter = {**letter, "item": data.decode("utf-8")}
+        except UnicodeDecodeError:
+            letter = {**letter, "item_base64": base64.b64encode(data).decode("ascii")}
         pipe = self.client.pipeline(transaction=True)
-        pipe.lpush(REJECTED, data)
+        pipe.lpush(DEAD, json.dumps(letter, ensure_ascii=False))
         pipe.lrem(PROCESSING, 1, data)  # type: ignore[arg-type]
         pipe.execute()
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """The dead letters, oldest first."""
+        return [json.loads(raw) for raw in reversed(
+            cast(list[bytes], self.client.lrange(DEAD, 0, -1)))]
 
     # -- the one ingest -----------------------------------------------------------
 

@@ -11,6 +11,10 @@ An envelope: ``{"format": 1, "id": ITEM_ID, "job": JOB_ID, "type": "article" | "
 "list", "item": {...}}``. ``id`` is unique per item (``worker:sequence``); ingest records
 the last one it committed, in the same transaction, so an item delivered again after
 ingest stopped between commit and acknowledgement is not written twice.
+
+Items come over the network: ``decode`` inflates a page body only up to
+``max_body_bytes`` (ingest passes the job's ``max_response_bytes``, the limit workers
+download with), so a small item that inflates to gigabytes is refused, not read.
 """
 
 from __future__ import annotations
@@ -46,8 +50,22 @@ def _page(page: FetchedPage) -> dict[str, Any]:
     return fields
 
 
-def _fetched(fields: dict[str, Any]) -> FetchedPage:
-    body = zlib.decompress(base64.b64decode(fields.pop("body")))
+def inflate(data: bytes, limit: int | None = None) -> bytes:
+    """``zlib.decompress(data)``, stopping once more than ``limit`` bytes come out."""
+    if limit is None:
+        return zlib.decompress(data)
+    inflater = zlib.decompressobj()
+    body = inflater.decompress(data, limit + 1)
+    if len(body) > limit:
+        raise UndecodableItem(f"a page body inflates to more than {limit} bytes (the job's "
+                              "max_response_bytes): not inflated further")
+    if not inflater.eof:
+        raise UndecodableItem("a page body is truncated (incomplete zlib stream)")
+    return body
+
+
+def _fetched(fields: dict[str, Any], limit: int | None) -> FetchedPage:
+    body = inflate(base64.b64decode(fields.pop("body")), limit)
     return FetchedPage(body=body, **fields)
 
 
@@ -71,7 +89,9 @@ def encode(item: Item, *, item_id: str, job: str) -> bytes:
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def decode(data: bytes) -> Envelope:
+def decode(data: bytes, *, max_body_bytes: int | None = None) -> Envelope:
+    """The item in ``data``; UndecodableItem when this version cannot read it, or when
+    a page body would inflate to more than ``max_body_bytes``."""
     try:
         envelope = json.loads(data)
         if envelope.get("format") != FORMAT:
@@ -81,11 +101,11 @@ def decode(data: bytes) -> Envelope:
         item: Item
         if kind == "article":
             item = ArticleItem(body["article_id"], body["column_id"], {
-                edition: [ParsedPageResult(_fetched(page["fetched"]), page["record"])
-                          for page in pages]
+                edition: [ParsedPageResult(_fetched(page["fetched"], max_body_bytes),
+                                           page["record"]) for page in pages]
                 for edition, pages in body["editions"].items()})
         elif kind == "list":
-            item = ListPageItem(body["column_id"], _fetched(body["fetched"]))
+            item = ListPageItem(body["column_id"], _fetched(body["fetched"], max_body_bytes))
         elif kind == "failure":
             item = FailureItem(**body)
         else:
@@ -95,3 +115,26 @@ def decode(data: bytes) -> Envelope:
         raise
     except (ValueError, KeyError, TypeError, AttributeError, zlib.error) as error:
         raise UndecodableItem(f"{type(error).__name__}: {error}") from error
+
+
+def describe(data: bytes) -> dict[str, Any]:
+    """What can be told of an item, even one ``decode`` refuses, without inflating a
+    page body: its ``id``, ``job`` and ``type``, and the ``url``, ``article_id`` and
+    ``column_id`` it is about (each None when unknown)."""
+    found: dict[str, Any] = dict.fromkeys(
+        ("id", "job", "type", "url", "article_id", "column_id"))
+    try:
+        envelope = json.loads(data)
+        found.update({key: envelope.get(key) for key in ("id", "job", "type")})
+        body = envelope.get("item") or {}
+        fetched = body.get("fetched")
+        if fetched is None and isinstance(body.get("editions"), dict):
+            pages = next(iter(body["editions"].values()), None) or [{}]
+            fetched = pages[0].get("fetched")
+        found["url"] = body.get("url") or (fetched or {}).get("url")
+        found["article_id"] = body.get("article_id") or (fetched or {}).get("article_id")
+        found["column_id"] = body.get("column_id")
+    except (ValueError, AttributeError, TypeError, IndexError):
+        pass
+    return {key: value if isinstance(value, str) or value is None else str(value)
+            for key, value in found.items()}

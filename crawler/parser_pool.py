@@ -84,19 +84,28 @@ class ParserPool:
             self._executor = None
 
 
-def parse_all(pages: list[Page]) -> list[ParsedPage | ParseRefused]:
-    """Each page's parse, or the refusal it raised."""
-    results: list[ParsedPage | ParseRefused] = []
+class ParserCrashed(Exception):
+    """The parser raised something other than a refusal on a page (a bug): the page's
+    parse in ``parse_all``, so that one page cannot stop the parsing of all others.
+    Only the text travels (an exception from a worker process may not pickle)."""
+
+
+def parse_all(pages: list[Page]) -> list[ParsedPage | ParseRefused | ParserCrashed]:
+    """Each page's parse, or the refusal it raised, or how the parser crashed on it."""
+    results: list[ParsedPage | ParseRefused | ParserCrashed] = []
     for body, url, content_type in pages:
         try:
             results.append(parse_document(body, url, content_type))
         except ParseRefused as refusal:
             results.append(refusal)
+        except Exception as error:  # noqa: BLE001 (a parser bug, reported per page)
+            results.append(ParserCrashed(f"{type(error).__name__}: {error}"))
     return results
 
 
 def parse_in_order(groups: Iterable[tuple[Key, list[Page]]], workers: int, *,
-                   ahead: int = 64) -> Iterator[tuple[Key, list[ParsedPage | ParseRefused]]]:
+                   ahead: int = 64
+                   ) -> Iterator[tuple[Key, list[ParsedPage | ParseRefused | ParserCrashed]]]:
     """Each group's key and the parse of its pages, in the order of ``groups``.
 
     At most ``ahead`` groups are read ahead and in the workers at a time, so memory
@@ -105,7 +114,8 @@ def parse_in_order(groups: Iterable[tuple[Key, list[Page]]], workers: int, *,
     """
     executor = _executor(workers)
     groups = iter(groups)
-    pending: deque[tuple[Key, list[Page], Future[list[ParsedPage | ParseRefused]]]] = deque()
+    pending: deque[tuple[Key, list[Page],
+                         Future[list[ParsedPage | ParseRefused | ParserCrashed]]]] = deque()
     try:
         while executor is not None:
             if len(pending) < ahead and (group := next(groups, None)) is not None:

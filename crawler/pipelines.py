@@ -1,4 +1,11 @@
-"""The one writer of a crawl in one process: items go to the archive through ItemWriter."""
+"""The one writer of a crawl in one process: items go to the archive through ItemWriter.
+
+What it hands on, to Scrapy's feed exports (``scrapy crawl jiangsu -O out.jsonl``) and
+``item_scraped``, is each stored article in its exported form (archive/export.py: the
+JSON record ``pdarchive export`` writes), not the item: that carries the raw pages as
+bytes, which no feed format can hold. Failures and list pages are the archive's
+business only and are dropped here, quietly (DEBUG), once stored.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +15,13 @@ from typing import Any, cast
 
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import CloseSpider
+from scrapy.exceptions import CloseSpider, DropItem
 from scrapy.utils.defer import deferred_from_coro
 
+from archive.export import export_record
 from archive.store import Archive, storage_problem
 from archive.topics import topics_from_config
+from crawler.items import ArticleItem
 from crawler.spiders.jiangsu import BLOCKED, BLOCKING_STATUSES, JiangsuSpider
 from crawler.writer import ItemWriter
 
@@ -85,18 +94,25 @@ class ArchivePipeline:
         self.storage_error = storage_problem(error, self.archive.path)
         logger.error("cannot write the archive, stopping the crawl: %s", self.storage_error)
 
-    def process_item(self, item: Any) -> Any:
-        if self.storage_error:
-            return item  # the crawl is closing; the items still in flight are dropped
+    def process_item(self, item: Any) -> dict[str, Any]:
+        if self.storage_error:  # the crawl is closing; the items still in flight are lost
+            raise DropItem("not stored: the archive cannot be written", log_level="DEBUG")
         try:
             with self.archive.transaction():  # the item and its counts, together
                 self.writer.write(item)
+            # the article as archived (for an incomplete one, the version stored before)
+            stored = (self.archive.article(item.article_id)
+                      if isinstance(item, ArticleItem) else None)
         except sqlite3.Error as error:
             # A full disk, a file made read-only or damaged under the crawl: going on
             # would only fail again, page after page. Stop, and say why.
             self._unwritable(error)
             deferred_from_coro(self.crawler.engine.close_spider_async(reason=UNWRITABLE))
-        return item
+            raise DropItem("not stored: the archive cannot be written",
+                           log_level="DEBUG") from error
+        if stored is None:
+            raise DropItem(f"stored: {type(item).__name__}", log_level="DEBUG")
+        return export_record(stored)
 
     def site_verdict(self, reason: str) -> str:
         """Why the run failed for the site's sake, or "": most requests could not be

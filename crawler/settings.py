@@ -1,23 +1,19 @@
 """Scrapy settings of the ``crawler`` project.
 
-Politeness values here are the fallback; the TOML configuration (see config.py and
-default_config.toml) sets them per crawl through ``JiangsuSpider.update_settings``.
+The politeness settings (delay, concurrency, AutoThrottle, robots.txt, User-Agent,
+timeout, size limit, retries) are not set here: they come from the one list of
+defaults, ``crawler.config.CRAWL``, and a crawl's TOML configuration overrides them
+through ``ConfiguredSpider.update_settings`` (``-s`` still wins over both).
 """
+
+from crawler.config import CRAWL_DEFAULTS as _CRAWL_DEFAULTS
+from crawler.config import scrapy_settings as _scrapy_settings
 
 BOT_NAME = "pdarchive"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
 
-ROBOTSTXT_OBEY = True
-USER_AGENT = "pdarchive/0.1 (+https://github.com/pdarchive/pdarchive; research archive)"
 CONCURRENT_REQUESTS = 16
-CONCURRENT_REQUESTS_PER_DOMAIN = 1
-DOWNLOAD_DELAY = 1.0
-AUTOTHROTTLE_ENABLED = True
-AUTOTHROTTLE_START_DELAY = 1.0
-AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
-DOWNLOAD_TIMEOUT = 30
-DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 # A body shorter than its Content-Length is an error, not a page (truncated pages
 # must never be parsed as if whole).
@@ -29,13 +25,12 @@ TELNETCONSOLE_ENABLED = False
 REMOTE_CONTROL_ENABLED = False
 
 RETRY_ENABLED = True
-RETRY_TIMES = 3
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
-#: seconds; the n-th retry waits RETRY_BACKOFF_BASE * 2 ** (n - 1)
+# RETRY_BACKOFF_BASE (seconds; the n-th retry waits RETRY_BACKOFF_BASE * 2 ** (n - 1))
+# is one of the politeness settings below.
 # A request given up is recorded as a failure and counted in the run's summary; a
 # log line at ERROR for each one only buried that summary.
 RETRY_GIVE_UP_LOG_LEVEL = "INFO"
-RETRY_BACKOFF_BASE = 2.0
 
 # Scrapy runs each callback's output through CONCURRENT_ITEMS asyncio tasks, made
 # anew for every response whatever it yields: the default 100 cost more CPU than
@@ -70,3 +65,9 @@ PDARCHIVE_CONFIG = None
 LOG_LEVEL = "INFO"
 REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
+
+# DOWNLOAD_DELAY, CONCURRENT_REQUESTS_PER_DOMAIN, AUTOTHROTTLE_ENABLED,
+# AUTOTHROTTLE_START_DELAY, ROBOTSTXT_OBEY, USER_AGENT, DOWNLOAD_TIMEOUT,
+# DOWNLOAD_MAXSIZE, RETRY_TIMES, RETRY_BACKOFF_BASE: from crawler/config.py.
+globals().update(_scrapy_settings(_CRAWL_DEFAULTS))
+AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0

@@ -9,7 +9,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,10 +44,11 @@ class Server:
 
 
 @contextmanager
-def served(db: Path, timeout: float = 30) -> Iterator[Server]:
-    """``pdarchive serve --port 0`` on ``db``; yields once it answers."""
+def served(db: Path, timeout: float = 30, prefix: Sequence[str] = ()) -> Iterator[Server]:
+    """``pdarchive serve --port 0`` on ``db``; yields once it answers. ``prefix``: a
+    command to run it under (``setpriv`` to another user, say)."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "archive.cli", "serve", "--db", str(db), "--port", "0"],
+        [*prefix, sys.executable, "-m", "archive.cli", "serve", "--db", str(db), "--port", "0"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
     first = process.stderr.readline()

@@ -1,7 +1,9 @@
 """Extraction: a pure function of a page's bytes, URL and Content-Type.
 
-No network, no database: ``parse_page`` returns the article-page record defined in
-DESIGN.md or raises ``NotAnArticle`` / ``ExtractionError`` with a reason.
+No network, no database: ``parse_page`` returns the article-page record (the public
+contract, docs/ARCHITECTURE.md "The record") or raises ``NotAnArticle`` (its kinds
+``Blocked`` and ``Deleted`` included) / ``ExtractionError`` with a reason. How a page
+goes from bytes to record: docs/ARCHITECTURE.md "crawler/parse/".
 """
 
 from .errors import Blocked, Deleted, ExtractionError, NotAnArticle, ParseRefused

@@ -25,6 +25,8 @@ from collections.abc import Collection, Iterator
 
 from lxml import etree
 
+from .tree import text_content
+
 _PART = re.compile(r"[\s_-]+")
 _PURPOSE = re.compile(
     r"share|fenxiang|qrcode|erweima|ewm\d*$|^ewm|relevant|related|recommend|^tjyd|^xgxw|^xgyd"
@@ -51,11 +53,14 @@ def _named_for_chrome(element: etree._Element) -> bool:
 
 
 def _text_length(element: etree._Element) -> int:
-    return len(_SPACE.sub("", element.text_content()))
+    return len(_SPACE.sub("", text_content(element)))
 
 
 def _promotion(element: etree._Element) -> bool:
-    text = _SPACE.sub("", element.text_content())
+    text = text_content(element)
+    if len(text) > 4 * MAX_PROMOTION_CHARS:
+        return False
+    text = _SPACE.sub("", text)
     return len(text) <= MAX_PROMOTION_CHARS and _PROMOTION.search(text) is not None
 
 
@@ -72,16 +77,12 @@ def _link_list(element: etree._Element) -> bool:
 
 def boilerplate_in(container: etree._Element, keep: Collection[etree._Element]
                    ) -> Iterator[etree._Element]:
-    """The outermost boilerplate blocks inside ``container``; elements in ``keep``
-    (and their ancestors) are never judged boilerplate."""
-    skip_below: etree._Element | None = None
-    for element in container.iterdescendants(etree.Element):
-        if skip_below is not None and skip_below in element.iterancestors():
-            continue
-        skip_below = None
-        if element in keep:
-            continue
-        if ((_named_for_chrome(element) or _promotion(element) or _link_list(element))
-                and not any(kept in keep for kept in element.iterdescendants())):
-            skip_below = element
+    """The outermost boilerplate blocks inside ``container``. Elements in ``keep``
+    (the regions the templates read, and every ancestor of one) are never judged
+    boilerplate, though what they hold is."""
+    for element in container.iterchildren(etree.Element):
+        if element not in keep and (
+                _named_for_chrome(element) or _promotion(element) or _link_list(element)):
             yield element
+        else:
+            yield from boilerplate_in(element, keep)

@@ -10,11 +10,20 @@ from bs4 import Tag
 
 from .body import INVISIBLE_TAGS
 from .index import PageIndex
-from .people import body_byline, credit_line, editors_from, unique
+from .people import (
+    EDITOR_WORDS,
+    MAX_EDITOR_LINE_CHARS,
+    body_byline,
+    credit_line,
+    editors_from,
+    unique,
+)
 from .templates import BODY_CHROME, EDITOR_NODES, PAGERS
 from .text import clean, nfkc
 
 _SOURCE = re.compile(r"(?:来源|來源|來源)\s*[:：]\s*(?P<value>[^|｜]*)")
+_EDITOR_WORDING = re.compile("|".join(EDITOR_WORDS))
+_EDITOR_BLOCKS = frozenset({"p", "div", "span", "li", "td"})
 _PAGE_NUMBER = re.compile(r"^[【\[]?\s*(\d{1,3})\s*[】\]]?$")
 
 
@@ -38,11 +47,23 @@ def source_of(node: Tag | None, base_url: str) -> tuple[str, str | None] | None:
 
 
 def editors_on_page(index: PageIndex, scope: Tag | None = None) -> list[str]:
+    """Editors of the first editor line in ``scope`` (the page when None): a node
+    the templates name, else, page-wide, any short block that reads as one."""
     for selector in EDITOR_NODES:
         for node in index.select(selector, scope):
             names = editors_from(text_of(node))
             if names:
                 return names
+    if scope is not None:
+        return []
+    for string in index.soup.find_all(string=_EDITOR_WORDING):
+        block = string.parent
+        while isinstance(block, Tag) and block.name not in _EDITOR_BLOCKS:
+            block = block.parent
+        text = text_of(block) if isinstance(block, Tag) else ""
+        names = editors_from(text) if len(text) <= MAX_EDITOR_LINE_CHARS else None
+        if names:
+            return names
     return []
 
 

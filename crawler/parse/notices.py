@@ -5,9 +5,10 @@ deletion notice ("该文章已删除") may even sit inside the site's own articl
 Wording alone is weak evidence (an article may quote it), so a notice is only ever
 recognised where it dominates a short page: in its title or headings, on a page
 whose text is short, or anywhere on a page whose text is very short. A real
-article's text runs to hundreds of characters, a notice's to a few dozen. The vocabulary is that of the
-block pages of Chinese web firewalls and CDNs (Aliyun, Tencent Cloud, 安全狗,
-创宇盾, nginx's rate limiting) and of people.com.cn's own notices, in both scripts.
+article's text runs to hundreds of characters, a notice's to a few dozen. The
+vocabulary is that of the block pages of Chinese web firewalls and CDNs (Aliyun,
+Tencent Cloud, 安全狗, 创宇盾, nginx's rate limiting) and of people.com.cn's own
+notices, in both scripts.
 """
 
 from __future__ import annotations

@@ -26,6 +26,10 @@ from datetime import datetime, timedelta, timezone
 BEIJING = timezone(timedelta(hours=8))
 DAMAGED = "\ufffd"
 
+#: the words an editor line is found by, before EDITOR_LINE reads it
+EDITOR_WORDS = ("责编", "責編", "编辑", "編輯")
+#: an editor line is a short block of its own, not a sentence that mentions one
+MAX_EDITOR_LINE_CHARS = 60
 EDITOR_LINE = re.compile(
     r"[(（]\s*(?:责编|責編|责任编辑|責任編輯|编辑|編輯)\s*[:：]\s*(?P<names>[^()（）]*?)\s*[)）]"
 )

@@ -26,12 +26,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-import lxml.html
 from lxml import etree
 
+from .body import BLOCK_TAGS
 from .boilerplate import boilerplate_in
 from .index import Compound
+from .people import EDITOR_LINE, MAX_EDITOR_LINE_CHARS
 from .templates import EDITOR_NODES, PAGERS, TEMPLATES
+from .tree import drop, parse_html, serialise, text_content
 from .visibility import hidden_by_style_sheets, hidden_inline
 
 _ORIGINAL_TITLE = re.compile(
@@ -99,6 +101,25 @@ def _clean_text(text: str) -> str:
     return _SPACE.sub(" ", text).strip()
 
 
+def _block_of(element: etree._Element) -> etree._Element:
+    while element.tag not in _BLOCKS and element.getparent() is not None:
+        element = element.getparent()
+    return element
+
+
+def _editor_lines(candidates: list[etree._Element]) -> list[etree._Element]:
+    """Editor lines the templates do not name (a final ``<p>(责编：…)</p>`` beside
+    the body), among elements whose own text has an editor word: short blocks of
+    their own that read as one."""
+    lines = []
+    for element in candidates:
+        block = _block_of(element)
+        text = _clean_text(text_content(block))
+        if len(text) <= MAX_EDITOR_LINE_CHARS and EDITOR_LINE.search(text):
+            lines.append(block)
+    return lines
+
+
 def _take_original_title(scopes: list[etree._Element]) -> str:
     """Remove the first ``原标题：…`` block inside ``scopes``; return its title."""
     for scope in scopes:
@@ -106,19 +127,27 @@ def _take_original_title(scopes: list[etree._Element]) -> str:
             own = element.text or ""
             if "原标题" not in own and "原標題" not in own:
                 continue
-            block = element
-            while block.tag not in _BLOCKS and block.getparent() is not None:
-                block = block.getparent()
-            text = _clean_text(block.text_content())
+            block = _block_of(element)
+            text = _clean_text(text_content(block))
             match = _ORIGINAL_TITLE.match(text)
             if match and len(match["title"]) <= _MAX_ORIGINAL_TITLE and block is not scope:
-                block.drop_tree()
+                drop(block)
                 return match["title"]
     return ""
 
 
-def _scopes(root: etree._Element, regions: list[etree._Element]) -> list[etree._Element]:
-    """The outermost regions: every element the extractors read lies inside one."""
+def _kept_whole(regions: list[etree._Element]) -> list[etree._Element]:
+    """The regions kept whole: all but a title-block container around another one
+    (div.rm_txt around div.col-1, with the sidebar beside it), which is only a path
+    to what it holds."""
+    headers = {region for region in regions if _HEADERS.match(region)}
+    return [region for region in regions
+            if not (region in headers
+                    and any(inner in headers for inner in region.iterdescendants()))]
+
+
+def _outermost(regions: list[etree._Element]) -> list[etree._Element]:
+    """The regions inside no other: every element the extractors read lies in one."""
     region_set = set(regions)
     return [region for region in regions if region.tag != "head"
             and region_set.isdisjoint(region.iterancestors())]
@@ -126,23 +155,37 @@ def _scopes(root: etree._Element, regions: list[etree._Element]) -> list[etree._
 
 def _drop_unseen(root: etree._Element, scopes: list[etree._Element],
                  keep: set[etree._Element]) -> None:
-    """Drop what a reader never sees inside ``scopes``: hidden blocks, boilerplate,
-    scripts, styles and comments. Elements in ``keep`` stay."""
-    hidden_by_sheet = hidden_by_style_sheets(root)
+    """Drop what a reader never sees inside ``scopes``: boilerplate (first: whole
+    recommendation boxes go by their name, unread) and hidden blocks. Elements in
+    ``keep`` stay."""
+    for scope in scopes:
+        for element in list(boilerplate_in(scope, keep)):
+            drop(element)
+    hidden_by_sheet = hidden_by_style_sheets(root, scopes)
     doomed: list[etree._Element] = []
     for scope in scopes:
         for element in scope.iterdescendants(etree.Element):
             if element not in keep and (element in hidden_by_sheet or hidden_inline(element)):
                 doomed.append(element)
     for element in doomed:
-        if element.getparent() is not None:
-            element.drop_tree()
-    for scope in scopes:
-        for element in list(boilerplate_in(scope, keep)):
-            element.drop_tree()
+        drop(element)
+
+
+def _drop_never_text(root: etree._Element) -> None:
     for element in list(root.iter(*_NEVER_TEXT)):
-        if element.getparent() is not None:
-            element.drop_tree()
+        drop(element)
+
+
+def _drop_layout_whitespace(root: etree._Element) -> None:
+    """Drop the indentation between block elements: text nobody reads, that would
+    cost BeautifulSoup a string object each. Whitespace between inline elements
+    (``<b>张三</b> <b>李四</b>``) separates words and stays."""
+    for element in root.iter(etree.Element):
+        if element.tag in BLOCK_TAGS and element.tail is not None and not element.tail.strip():
+            element.tail = None
+        if (element.text is not None and len(element) and element[0].tag in BLOCK_TAGS
+                and not element.text.strip()):
+            element.text = None
 
 
 def _trim_head(root: etree._Element) -> None:
@@ -161,38 +204,39 @@ def prepare(text: str, cut: bool = True) -> PreparedPage | None:
     has none (the generic fallback then wants ``prepare(text, cut=False)``).
     """
     try:
-        root = lxml.html.document_fromstring(text)
+        root = parse_html(text)
     except (ValueError, etree.ParserError):
         return None
-    regions = [element for element in root.iter(etree.Element) if _REGIONS.match(element)]
+    regions: list[etree._Element] = []
+    editor_wording: list[etree._Element] = []
+    for element in root.iter(etree.Element):
+        if _REGIONS.match(element):
+            regions.append(element)
+        elif cut and (own := element.text) and ("编" in own or "編" in own):
+            editor_wording.append(element)
     if cut and not any(element.tag != "head" for element in regions):
         return None
+    if cut:
+        regions += [line for line in _editor_lines(editor_wording) if line not in regions]
     on_path: set[etree._Element] = set(regions)
     for region in regions:
         on_path.update(region.iterancestors())
-    scopes = _scopes(root, regions) if cut else list(root.iter("body"))
+    whole = _kept_whole(regions)
+    scopes = _outermost(whole) if cut else list(root.iter("body"))
     original_title = _take_original_title(scopes)
     _drop_unseen(root, scopes, on_path)
     _trim_head(root)
     if cut:
-        _cut_to(root, regions, on_path)
-    return PreparedPage(lxml.html.tostring(root, encoding="unicode"), original_title, cut)
+        _cut_to(set(whole), on_path)
+    _drop_never_text(root)
+    _drop_layout_whitespace(root)
+    return PreparedPage(serialise(root), original_title, cut)
 
 
-def _cut_to(root: etree._Element, regions: list[etree._Element],
-            on_path: set[etree._Element]) -> None:
-    # A title-block container around another one (div.rm_txt around div.col-1,
-    # with the sidebar beside it) is only a path to what it holds.
-    headers = [region for region in regions if _HEADERS.match(region)]
-    header_set = set(headers)
-    whole = {
-        region for region in regions
-        if region.getparent() is not None
-        and not (region in header_set
-                 and any(inner in header_set for inner in region.iterdescendants()))
-    }
+def _cut_to(whole: set[etree._Element], on_path: set[etree._Element]) -> None:
+    """Keep the regions in ``whole`` and the paths to them; drop everything else."""
     for element in on_path.difference(whole):
-        if not whole.isdisjoint(element.iterancestors()):
+        if element.getparent() is not None and not whole.isdisjoint(element.iterancestors()):
             continue  # inside a region kept whole
         for child in list(element):
             if child not in on_path:
