@@ -194,10 +194,17 @@ def test_an_endless_pager_stops_within_a_page_of_the_repetition(
     assert checks.article_count(db) == ALL
 
 
-def test_max_list_pages_has_a_finite_default(tmp_path: Path) -> None:
+def test_max_list_pages_has_a_finite_default_and_reaching_it_is_said(
+        tmp_path: Path, server: ReplayServer, config: Path) -> None:
     from crawler.config import load_config
 
     assert load_config(None).max_list_pages == 1000
+    db = tmp_path / "archive.db"
+    result = crawl(db, server, config, "--max-list-pages", "2")
+    assert result.returncode == 0, result.stderr
+    assert "column 360300: stopped at max_list_pages (2)" in result.stderr
+    assert server.count(LIST3) == 0
+    assert checks.runs(db)[-1]["complete_columns"] == "[]"  # the next crawl walks it all
 
 
 # -- the site as a whole ----------------------------------------------------------------
