@@ -58,8 +58,17 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
+def _is_empty_file(db: Path) -> bool:
+    """Is ``db`` a file of 0 bytes? False where it cannot be looked at (a directory
+    that denies us): the archive's own open then names that cause."""
+    try:
+        return db.is_file() and db.stat().st_size == 0
+    except OSError:
+        return False
+
+
 def _open(db: Path, *, create: bool = False, readonly: bool = False) -> Archive:
-    if not create and db.is_file() and db.stat().st_size == 0:
+    if not create and _is_empty_file(db):
         # SQLite takes an empty file for an empty database, which the archive would
         # call one that "needs a schema upgrade"
         raise UsageError(f"{db} is an empty file, not a pdarchive archive "
