@@ -76,7 +76,8 @@ def encode(item: Item, *, item_id: str, job: str) -> bytes:
         body = {"article_id": item.article_id, "column_id": item.column_id,
                 "editions": {edition: [{"fetched": _page(page.fetched), "record": page.record}
                                        for page in pages]
-                             for edition, pages in item.editions.items()}}
+                             for edition, pages in item.editions.items()},
+                "partial": item.partial}
     elif isinstance(item, ListPageItem):
         kind = "list"
         body = {"column_id": item.column_id, "fetched": _page(item.fetched)}
@@ -103,7 +104,8 @@ def decode(data: bytes, *, max_body_bytes: int | None = None) -> Envelope:
             item = ArticleItem(body["article_id"], body["column_id"], {
                 edition: [ParsedPageResult(_fetched(page["fetched"], max_body_bytes),
                                            page["record"]) for page in pages]
-                for edition, pages in body["editions"].items()})
+                for edition, pages in body["editions"].items()},
+                bool(body.get("partial", False)))
         elif kind == "list":
             item = ListPageItem(body["column_id"], _fetched(body["fetched"], max_body_bytes))
         elif kind == "failure":
