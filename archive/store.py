@@ -438,6 +438,14 @@ class Archive:
                 "fallback": counts.fallback,
             })
 
+    def interrupt_run(self, run_id: int, message: str) -> None:
+        """Mark a run that was stopped before it could record its end (its counts were
+        committed with each article)."""
+        with self.transaction():
+            self.db.execute(
+                "UPDATE runs SET status = 'interrupted', message = ?, finished_at = ? "
+                "WHERE id = ? AND status = 'running'", [message, utc_now(), run_id])
+
     def runs(self, limit: int = 10) -> list[dict[str, Any]]:
         rows = self.db.execute_returning_dicts(
             "SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit])

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections import deque
@@ -41,12 +42,15 @@ def worker_count(setting: int | str, *, keep_a_core: bool = True) -> int:
     return max(0, int(setting))
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Run in each worker: end it when the crawl that started it is gone.
+def _worker_setup(parent: int) -> None:
+    """Run in each worker: leave Ctrl-C to the crawl, end with the crawl.
 
-    A crawl killed with ``kill -9`` cannot shut its pool down, and an idle worker
-    blocked on its queue would otherwise live on forever.
+    Ctrl-C reaches every process of the terminal's group: a worker that took it
+    printed a KeyboardInterrupt traceback of 20 lines; the crawl shuts the pool
+    down itself. A crawl killed with ``kill -9`` cannot, and an idle worker blocked
+    on its queue would otherwise live on forever: it watches its parent.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -59,7 +63,7 @@ def _exit_with_parent(parent: int) -> None:
 def _executor(workers: int) -> ProcessPoolExecutor | None:
     # "spawn": a forked child would inherit the running reactor and its threads.
     return (ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                initializer=_exit_with_parent, initargs=(os.getpid(),))
+                                initializer=_worker_setup, initargs=(os.getpid(),))
             if workers > 0 else None)
 
 

@@ -2,17 +2,54 @@
 
 from __future__ import annotations
 
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
+from scrapy.utils.ossignal import install_shutdown_handlers
 
 from archive.locking import crawl_lock
 from archive.store import Archive
 from crawler.config import load_config
 from crawler.spiders.jiangsu import JiangsuSpider
+
+#: seconds a crawl stopping on Ctrl-C or SIGTERM waits for the pages in flight before
+#: it stops without them: each article is committed whole or not at all, so the
+#: next crawl fetches again what was in flight and nothing is lost
+STOP_GRACE = 1.0
+
+
+def _stop_on_signals(process: CrawlerProcess) -> None:
+    """Ctrl-C and SIGTERM stop the crawl within ``STOP_GRACE`` seconds.
+
+    Scrapy's own handlers wait for every download in flight (a slow site: a
+    timeout's worth) and then for the politeness delay; a second signal forces
+    the stop. Here the first signal starts Scrapy's graceful stop, which records
+    the run, and forces it once the grace period is over.
+    """
+    from twisted.internet import reactor as installed
+
+    # The installed reactor: twisted types the module attribute as one interface
+    # at a time (IReactorCore has no callLater, IReactorTime no stop).
+    reactor: Any = installed
+
+    def force() -> None:
+        if reactor.running:
+            reactor.stop()
+
+    def again(signum: int, frame: Any) -> None:
+        install_shutdown_handlers(signal.SIG_IGN)
+        reactor.callFromThread(force)
+
+    def first(signum: int, frame: Any) -> None:
+        install_shutdown_handlers(again)
+        reactor.callFromThread(process.stop)
+        reactor.callFromThread(reactor.callLater, STOP_GRACE, force)
+
+    reactor.addSystemEventTrigger("after", "startup", install_shutdown_handlers, first)
 
 
 @dataclass
@@ -61,7 +98,18 @@ def run_crawl(*, db: Path, config_path: Path | None, columns: list[str] | None,
         process.crawl(crawler, column=columns, edition=editions,
                       max_list_pages=max_list_pages, full=full, since=since, until=until,
                       max_articles=max_articles)
-        process.start()
+        _stop_on_signals(process)
+        process.start(install_signal_handlers=False)
         stats = crawler.stats.get_stats() if crawler.stats else {}
+        if "pdarchive/status" not in stats and stats.get("pdarchive/run_id") is not None:
+            # Stopped before the spider closed (the grace period ran out): the run
+            # could not record its end itself.
+            stats["pdarchive/message"] = (f"stopped by a signal after {STOP_GRACE:g} s "
+                                          "without waiting for the pages in flight")
+            archive = Archive(db)
+            try:
+                archive.interrupt_run(int(stats["pdarchive/run_id"]), stats["pdarchive/message"])
+            finally:
+                archive.close()
     return CrawlResult(str(stats.get("pdarchive/status", "interrupted")),
                        str(stats.get("pdarchive/message", "")), stats)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -190,3 +191,36 @@ def test_interrupted_crawl_resumes_with_nothing_lost_or_duplicated(
     assert stats["last_runs"][1]["status"] == "interrupted"
     with sqlite3.connect(db) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_ctrl_c_stops_a_crawl_within_two_seconds_without_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group, parser workers included, while a page
+    is in flight on a slow site: the crawl stops within its grace period, says so in
+    one line, records the run as interrupted, and the next crawl finishes the job."""
+    db = tmp_path / "archive.db"
+    config = tmp_path / "crawl.toml"
+    config.write_text(CRAWL_CONFIG.read_text("utf-8").replace(
+        "[crawl]\n", "[crawl]\nparse_workers = 1\n", 1), "utf-8")
+    assert "parse_workers = 1" in config.read_text("utf-8")
+    with ReplayServer(Path(__file__).parent / "fixtures/reference/site", latency=0.15) as slow:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "archive.cli", "crawl", "--db", str(db), "--column", "360300",
+             "--config", str(config)],
+            env=slow.client_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            start_new_session=True)
+        _wait_for_articles(db, 3, process)
+        slow.latency = 8.0  # the next answers take longer than the grace period
+        time.sleep(0.5)
+        started = time.monotonic()
+        os.killpg(process.pid, signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+        stopped_after = time.monotonic() - started
+    assert process.returncode == 130, stderr
+    assert stopped_after < 2.5, f"took {stopped_after:.1f} s"
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+    assert stderr.strip().splitlines()[0].startswith("crawl interrupted: ")
+    stats = json.loads(pdarchive("stats", "--db", db, "--format", "json", check=True).stdout)
+    assert stats["last_runs"][0]["status"] == "interrupted"
+    with ReplayServer(Path(__file__).parent / "fixtures/reference/site") as server:
+        assert crawl(db, server).returncode == 0
+    assert_archive_matches_expected(db)
