@@ -704,11 +704,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(Exception):
+    """SIGTERM (a service manager's stop, ``kill``): raised where the program is, so
+    that what it was writing is cleaned up as on Ctrl-C (an export's ``.part`` file)."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> NoReturn:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Every failure a user can act on ends here as one line on stderr and its exit
     code: usage errors, bad configuration and unusable archives exit 2."""
+    import signal
+
     from crawler.config import load_config
 
+    # Commands that run servers or crawls install their own handlers over this one.
+    signal.signal(signal.SIGTERM, _raise_terminated)
     parser = build_parser()
     args: argparse.Namespace | None = None
     try:
@@ -730,7 +743,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CrawlLocked as error:  # another writer holds the archive
         print(f"pdarchive: {error}", file=sys.stderr)
         return EXIT_LOCKED
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated):
         print("pdarchive: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:

@@ -162,3 +162,42 @@ def test_an_export_that_fails_midway_leaves_no_file(tmp_path: Path) -> None:
             assert "is damaged" in result.stderr
             assert sorted(out_dir.iterdir()) == [kept], "no file, no temporary file"
             assert kept.read_text("utf-8") == "the previous export\n"
+
+
+def test_sigterm_during_an_export_leaves_no_part_file(tmp_path: Path) -> None:
+    """SIGTERM (a service manager's stop) cleans up as Ctrl-C does: the export's
+    temporary file goes, and an earlier export at the same path is left whole. The
+    export is caught mid-write by stopping it (SIGSTOP) once its ``.part`` exists."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from bench.synthetic import ensure_archive
+
+    db = ensure_archive(600, tmp_path / "archive.db")
+    out = tmp_path / "out" / "articles.jsonl"
+    out.parent.mkdir()
+    out.write_text("an earlier export\n", "utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "archive.cli", "export", "--db", str(db), "--format", "jsonl",
+         "-o", str(out)], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        process.send_signal(signal.SIGSTOP)
+        if list(out.parent.glob("*.part")):
+            break
+        process.send_signal(signal.SIGCONT)
+        time.sleep(0.001)
+    process.send_signal(signal.SIGTERM)
+    process.send_signal(signal.SIGCONT)
+    _, stderr = process.communicate(timeout=60)
+    assert not list(out.parent.glob("*.part")), "a .part file was left behind"
+    if process.returncode == 130:  # caught mid-write: the earlier export is untouched
+        assert out.read_text("utf-8") == "an earlier export\n"
+        assert stderr.strip().splitlines()[-1] == "pdarchive: interrupted"
+    else:  # it had just finished: the new export is whole
+        assert process.returncode == 0, stderr
+        assert len(out.read_text("utf-8").splitlines()) == 600
+    assert os.path.exists(out)
