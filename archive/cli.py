@@ -299,9 +299,13 @@ def cmd_columns(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     if args.action == "discover":
-        from crawler.discover import discover_columns
+        from crawler.discover import NothingRead, discover_columns
 
-        proposals = discover_columns(args.config, args.log_level)
+        try:
+            proposals = discover_columns(args.config, args.log_level)
+        except NothingRead as nothing:
+            print(f"pdarchive: error: {nothing}", file=sys.stderr)
+            return EXIT_UNREACHABLE
         if not proposals:
             print("no column linked from the channel is missing from the configuration")
         from .terminal import safe
@@ -310,9 +314,11 @@ def cmd_columns(args: argparse.Namespace) -> int:
             print(safe(f"{proposal.column_id}\t{proposal.name or '(no name on its links)'}\t"
                   f"linked from {len(proposal.found_on)} page(s), e.g. {proposal.found_on[0]}"))
         if proposals:
-            print(safe("\nadd one to your configuration:\n\n[[columns]]\n"
-                       f'id = "{proposals[0].column_id}"\nname = "{proposals[0].name}"\n'
-                       "default = true"), file=sys.stderr)
+            print("\nto crawl them, add to your configuration:", file=sys.stderr)
+            for proposal in proposals:
+                name = proposal.name.replace("\\", "\\\\").replace('"', '\\"')
+                print(safe(f'\n[[columns]]\nid = "{proposal.column_id}"\nname = "{name}"\n'
+                           "default = true"), file=sys.stderr)
         return EXIT_OK
     archive = _open(args.db, readonly=True)
     counts = {row["column_id"]: (row["articles"], row["last_crawled"])

@@ -14,6 +14,10 @@ from crawler.run import crawl_settings
 from crawler.spiders.columns import ColumnLink, ColumnsSpider
 
 
+class NothingRead(Exception):
+    """Discovery read no page of the channel: its answer would mean nothing."""
+
+
 @dataclass
 class Proposal:
     column_id: str
@@ -45,4 +49,12 @@ def discover_columns(config_path: Path | None, log_level: str = "WARNING") -> li
     crawler.signals.connect(collect, signal=signals.item_scraped)
     process.crawl(crawler)
     process.start()
+    spider = crawler.spider
+    if not isinstance(spider, ColumnsSpider) or spider.pages_read == 0:
+        failures = spider.failures if isinstance(spider, ColumnsSpider) else []
+        causes = sorted(set(failures))
+        host = config.base_url.split("://", 1)[-1].split("/", 1)[0]
+        raise NothingRead(f"could not reach {host}: no page of the channel could be read "
+                          f"({len(failures)} failed" + (f": {'; '.join(causes[:3])})"
+                                                        if causes else ")"))
     return sorted(found.values(), key=lambda p: (-len(p.found_on), p.column_id))

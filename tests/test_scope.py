@@ -4,6 +4,9 @@ and stats; crawl scope controls; the column catalogue and its discovery."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -110,3 +113,37 @@ def test_columns_discover_proposes_channel_columns_only(tmp_path: Path,
     # www.people.com.cn/GB/... links (other channels) are not proposed
     assert all(not p[0].startswith("123") for p in proposals)
     assert 'id = "360297"' in result.stderr
+
+
+def test_columns_discover_gives_an_entry_for_every_column_it_proposes(
+        tmp_path: Path, replay: ReplayServer) -> None:
+    config = tmp_path / "only-politics.toml"
+    config.write_text(CRAWL_CONFIG.read_text("utf-8")
+                      + '\n[[columns]]\nid = "360300"\nname = "政治"\ndefault = true\n',
+                      "utf-8")
+    page = replay.page(LIST_PAGE_1)
+    link = '<a href="/GB/360301/index.html">经济</a></body>'.encode("gb18030")
+    assert b"</body>" in page.body
+    replay.add_page(LIST_PAGE_1, page.body.replace(b"</body>", link, 1),
+                    headers=page.headers)
+    result = pdarchive("columns", "discover", "--config", config, proxy=replay, check=True)
+    proposed = [line.split("\t")[0] for line in result.stdout.splitlines() if "\t" in line]
+    assert sorted(proposed) == ["360297", "360301"]
+    assert 'id = "360297"' in result.stderr and 'id = "360301"' in result.stderr
+
+
+def test_columns_discover_with_the_site_unreachable_fails_in_one_line(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as unused:  # a port nothing listens on: connections refused
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    env = dict(os.environ, http_proxy=f"http://127.0.0.1:{port}", no_proxy="")
+    result = subprocess.run(
+        [sys.executable, "-m", "archive.cli", "columns", "discover", "--config", CRAWL_CONFIG],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 6, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "pdarchive: error: could not reach js.people.com.cn: no page of the channel"), lines
+    assert "missing from the configuration" not in result.stdout

@@ -42,6 +42,12 @@ class ColumnsSpider(ConfiguredSpider):
         spider.allowed_domains = [spider.host]  # type: ignore[attr-defined]
         return spider
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: pages read, and why each page that could not be read failed
+        self.pages_read = 0
+        self.failures: list[str] = []
+
     async def start(self) -> AsyncIterator[scrapy.Request]:
         """The channel's home page, and page 1 of every configured column."""
         yield scrapy.Request(f"{self.config.base_url}/", callback=self.parse_page,
@@ -51,6 +57,7 @@ class ColumnsSpider(ConfiguredSpider):
                                  callback=self.parse_page, errback=self.ignore)
 
     def parse_page(self, response: Response) -> Iterator[Any]:
+        self.pages_read += 1
         for link in response.css("a[href]"):
             url = urljoin(response.url, str(link.attrib["href"]).strip())
             if urlparse(url).hostname != self.host:
@@ -65,4 +72,10 @@ class ColumnsSpider(ConfiguredSpider):
                 yield ColumnLink(article.column_id, "", response.url)
 
     def ignore(self, failure: Any) -> None:
-        self.logger.info("discovery: %s", failure.getErrorMessage())
+        """A page that could not be read: discovery goes on without it (and says, in
+        the end, whether it read anything at all)."""
+        response = getattr(failure.value, "response", None)
+        reason = (f"HTTP {response.status}" if response is not None
+                  else failure.getErrorMessage() or type(failure.value).__name__)
+        self.failures.append(reason)
+        self.logger.info("discovery: %s", reason)
