@@ -242,7 +242,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from archive.topics import topics_from_config
     from crawler.config import load_config
 
-    from .warc import import_warc
+    from .warc import NotAWarc, import_warc
 
     path = Path(args.file)
     if not path.is_file():
@@ -254,7 +254,7 @@ def cmd_import(args: argparse.Namespace) -> int:
             result = import_warc(archive, path, topics_from_config(config.extra),
                                  site_host=host, on_progress=lambda done, total: progress.count(
                                      done, total, "articles imported"))
-        except ValueError as error:
+        except NotAWarc as error:
             raise UsageError(str(error)) from error
     print(result.summary(), file=sys.stderr)
     return EXIT_OK

@@ -714,6 +714,11 @@ class Archive:
             before = self.db.execute("SELECT max(id) FROM captures").fetchone()[0] or 0
             return self._save_capture(page, run_id) > before
 
+    def holds_capture(self, url: str, sha256: str) -> bool:
+        """Is there a capture of ``url`` with this body?"""
+        return self.db.execute("SELECT 1 FROM captures WHERE url = ? AND sha256 = ? LIMIT 1",
+                               [url, sha256]).fetchone() is not None
+
     def claim_picture(self, url: str, article_id: str) -> None:
         """Mark the captures of picture ``url`` that belong to no article as
         ``article_id``'s (an import meets pictures before the pages showing them)."""

@@ -28,6 +28,7 @@ text changed), at the time of its captures.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import http
 import json
@@ -222,8 +223,10 @@ class WarcExport:
                                "version": version, "captures": listed},
                               ensure_ascii=False).encode("utf-8")
             when = max(capture["date"] for capture in listed)
+            # not the page's URL: a replay tool would serve this record in the page's place
             record = self.writer.create_warc_record(
-                listed[0]["url"], "metadata", payload=BytesIO(body), length=len(body),
+                f"urn:pdarchive:article-version:{article_id}:{version}", "metadata",
+                payload=BytesIO(body), length=len(body),
                 warc_content_type="application/json",
                 warc_headers_dict={
                     "WARC-Date": when,
@@ -338,6 +341,10 @@ class ImportResult:
                 + (f" ({reasons})" if reasons else ""))
 
 
+class NotAWarc(ValueError):
+    """The file given to ``pdarchive import`` is no WARC."""
+
+
 _STAGE = ("CREATE TABLE staged (seq INTEGER PRIMARY KEY, kind TEXT, url TEXT, "
           "article_id TEXT, edition TEXT, page INTEGER, fetched_at TEXT, status INTEGER, "
           "headers TEXT, sha256 TEXT, body BLOB)",
@@ -366,6 +373,17 @@ def _stage(path: Path, stage: sqlite3.Connection, host: str, result: ImportResul
     from warcio.exceptions import ArchiveLoadFailed
 
     with path.open("rb") as stream:
+        start = stream.read(2)
+        stream.seek(0)
+        try:
+            head = (gzip.GzipFile(fileobj=stream).read(5) if start == b"\x1f\x8b"
+                    else stream.read(5))
+        except (OSError, EOFError) as error:
+            raise NotAWarc(f"{path} is not a WARC file: {error}") from error
+        if head != b"WARC/":
+            raise NotAWarc(f"{path} is not a WARC file (it does not begin with a WARC "
+                             "record)")
+        stream.seek(0)
         try:
             for record in ArchiveIterator(stream):
                 result.records += 1
@@ -404,7 +422,7 @@ def _stage(path: Path, stage: sqlite3.Connection, host: str, result: ImportResul
                      json.dumps(headers, ensure_ascii=False), hashlib.sha256(body).hexdigest(),
                      zlib.compress(body, 1)])
         except ArchiveLoadFailed as error:
-            raise ValueError(f"{path} is not a WARC file: {error}") from error
+            raise NotAWarc(f"{path} is not a WARC file: {error}") from error
 
 
 def _stage_version(record: Any, stage: sqlite3.Connection) -> bool:
@@ -472,7 +490,8 @@ def import_warc(archive: Archive, path: Path, topics: Sequence[Topic] = (), *,
 
         def rows(kind: str) -> Iterator[dict[str, Any]]:
             cursor = stage.execute(
-                "SELECT url, article_id, edition, page, fetched_at, status, headers, sha256, body "
+                "SELECT seq, url, article_id, edition, page, fetched_at, status, headers, sha256, "
+                "body "
                 "FROM staged WHERE kind = ? ORDER BY article_id, fetched_at, seq", [kind])
             names = [description[0] for description in cursor.description]
             for values in cursor:
@@ -534,8 +553,12 @@ def _import_article(archive: Archive, article_id: str, captures: list[dict[str, 
                     topics: Sequence[Topic], run_id: int, result: ImportResult,
                     parse_document: Any, refused_type: type[Exception]) -> None:
     """Replay one article's captures round by round through the crawl's write path."""
-    state: dict[str, tuple[FetchedPage, dict[str, Any]]] = {}  # URL → latest page
-    pending = False
+    #: URL → its latest page, its parse, and where it stood in the WARC
+    state: dict[str, tuple[FetchedPage, dict[str, Any], int]] = {}
+    pending = stored = False
+    #: captures the archive held before: rounds of nothing else were imported before
+    known = {(row["url"], row["sha256"]) for row in captures
+             if archive.holds_capture(row["url"], row["sha256"])}
     for round_rows in _rounds(captures):
         if round_rows[0].get("version_start"):
             state = {}  # a version is exactly the captures it lists
@@ -554,28 +577,34 @@ def _import_article(archive: Archive, article_id: str, captures: list[dict[str, 
                 url=row["url"], status=row["status"], headers=row["headers"],
                 body=row["body"], fetched_at=row["fetched_at"], article_id=article_id,
                 edition=row["edition"], page=row["page"], encoding=parsed.encoding,
-                extractor=parsed.extractor), parsed.record)
+                extractor=parsed.extractor), parsed.record, row["seq"])
             pending = True
         if not pending:
             continue
         editions: dict[str, list[dict[str, Any]]] = {}
-        for fetched, record in state.values():
+        for fetched, record, _ in state.values():
             editions.setdefault(fetched.edition or "gb", []).append(record)
         try:
             article = combine_editions({name: merge_pages(pages)
                                         for name, pages in sorted(editions.items())})
         except IncompleteArticle:
             continue  # a later round may bring the missing pages
-        pages = sorted((fetched for fetched, _ in state.values()),
-                       key=lambda page: (page.edition or "", page.page or 0))
+        pending = False
+        if all((row["url"], row["sha256"]) in known for row in round_rows):
+            continue  # imported before: storing it again would make it a new version
+        # in the order they were fetched, as the crawl stored them
+        pages = [fetched for fetched, _, _ in sorted(
+            state.values(), key=lambda held: (held[0].fetched_at, held[2]))]
         at = max(row["fetched_at"] for row in round_rows)
         outcome = archive.save_article(article, pages, run_id, score_all(topics, article),
                                        at=at)
         setattr(result.articles, outcome, getattr(result.articles, outcome) + 1)
-        pending = False
+        stored = True
         # the article's pictures, imported before it, are its captures
         for image in article.get("images") or []:
             archive.claim_picture(str(image.get("src") or ""), article_id)
     if pending:
         result.articles.failed += 1
         result.skip("articles with pages missing from the WARC")
+    elif not stored:
+        result.articles.unchanged += 1  # every capture of it was in the archive
