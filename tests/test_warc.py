@@ -19,6 +19,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -207,7 +208,7 @@ def test_the_warc_export_passes_warcio_check_and_index(changed_db: Path,
     captures = rows(changed_db, "SELECT count(*) FROM captures")[0][0]
     assert result.stderr.strip() == f"exported {len(EXPECTED)} articles, {captures} captures"
     assert list(tmp_path.iterdir()) == [out]
-    warcio = shutil.which("warcio") or str(Path(os.sys.executable).parent / "warcio")
+    warcio = shutil.which("warcio") or str(Path(sys.executable).parent / "warcio")
     check = subprocess.run([warcio, "check", "-v", str(out)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "digest pass" in check.stdout and "fail" not in check.stdout
@@ -267,7 +268,7 @@ def test_the_wacz_validates(archive_db: Path, tmp_path: Path) -> None:
     out = tmp_path / "archive.wacz"
     result = pdarchive("export", "--db", archive_db, "--format", "wacz", "-o", out)
     assert result.returncode == 0, result.stderr
-    wacz = shutil.which("wacz") or str(Path(os.sys.executable).parent / "wacz")
+    wacz = shutil.which("wacz") or str(Path(sys.executable).parent / "wacz")
     check = subprocess.run([wacz, "validate", "-f", str(out)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "is valid" in check.stdout
