@@ -336,7 +336,7 @@ class ImportResult:
         reasons = ", ".join(f"{count} {why}" for why, count in sorted(self.skipped.items()))
         return (f"imported {self.records} records: {counts.new} new articles, "
                 f"{counts.updated} updated, {counts.unchanged} unchanged, "
-                f"{counts.failed} not stored, {self.list_pages} list pages, "
+                f"{counts.failed} not stored (pages missing), {self.list_pages} list pages, "
                 f"{self.pictures} pictures; {skipped} skipped"
                 + (f" ({reasons})" if reasons else ""))
 
@@ -604,7 +604,6 @@ def _import_article(archive: Archive, article_id: str, captures: list[dict[str, 
         for image in article.get("images") or []:
             archive.claim_picture(str(image.get("src") or ""), article_id)
     if pending:
-        result.articles.failed += 1
-        result.skip("articles with pages missing from the WARC")
+        result.articles.failed += 1  # pages missing from the WARC
     elif not stored:
         result.articles.unchanged += 1  # every capture of it was in the archive

@@ -44,6 +44,8 @@ MULTI = ["http://js.people.com.cn/n2/2022/0701/c360300-40012345.html",
          "http://js.people.com.cn/n2/2022/0701/c360300-40012345-2.html",
          "http://js.people.com.cn/n2/2022/0701/c360300-40012345-3.html"]
 TIMES = ("fetched_at", "first_seen_at", "updated_at")
+#: the seed article's picture
+PICTURE = "http://js.people.com.cn/NMediaFile/2020/1019/LOCAL202010191437000377591588813.jpg"
 
 
 def rows(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -379,12 +381,18 @@ def test_export_import_export_gives_the_same_archive(changed_db: Path, tmp_path:
 
 def _response(writer: WARCWriter, url: str, body: bytes, *, status: str = "200 OK",
               content_type: str = "text/html", date: str = "2024-05-01T08:00:00Z",
-              gzip_body: bool = False) -> None:
+              gzip_body: bool = False, chunked: bool = False) -> None:
     headers = [("Content-Type", content_type), ("Server", "nginx")]
     if gzip_body:
         body = gzip.compress(body)
         headers.append(("Content-Encoding", "gzip"))
-    headers.append(("Content-Length", str(len(body))))
+    if chunked:
+        middle = len(body) // 2
+        body = b"".join(b"%x\r\n%s\r\n" % (len(part), part)
+                        for part in (body[:middle], body[middle:])) + b"0\r\n\r\n"
+        headers.append(("Transfer-Encoding", "chunked"))
+    else:
+        headers.append(("Content-Length", str(len(body))))
     writer.write_record(writer.create_warc_record(
         url, "response", payload=io.BytesIO(body), length=len(body),
         http_headers=StatusAndHeaders(status, headers, protocol="HTTP/1.1"),
@@ -392,9 +400,9 @@ def _response(writer: WARCWriter, url: str, body: bytes, *, status: str = "200 O
 
 
 def test_a_warc_of_another_tool_is_read_through_the_crawl_path(tmp_path: Path) -> None:
-    """As wget --warc-file or Heritrix write them: WARC/1.0, gzip-encoded bodies, a
-    request and a revisit record, robots.txt, a 404, a picture, a page of another site,
-    a multi-page article whole and another missing a page."""
+    """As wget --warc-file or Heritrix write them: WARC/1.0, gzip-encoded and chunked
+    bodies, a request record, robots.txt, a 404, a picture, a page of another site, a
+    multi-page article whole and another missing a page."""
     warc = tmp_path / "other.warc.gz"
     by_url = {record["url"]: record for record in EXPECTED}
     with warc.open("wb") as stream:
@@ -405,7 +413,8 @@ def test_a_warc_of_another_tool_is_read_through_the_crawl_path(tmp_path: Path) -
             _response(writer, url, (SITE / url.split("://", 1)[1]).read_bytes(),
                       gzip_body=True)
         for url in MULTI:
-            _response(writer, url, (SITE / url.split("://", 1)[1]).read_bytes())
+            _response(writer, url, (SITE / url.split("://", 1)[1]).read_bytes(),
+                      chunked=url == MULTI[1])
         _response(writer, "http://js.people.com.cn/n2/2023/0315/c360300-40567890-2.html",
                   (SITE / "js.people.com.cn/n2/2023/0315/c360300-40567890.html").read_bytes())
         _response(writer, "http://js.people.com.cn/GB/360300/index.html",
@@ -414,8 +423,7 @@ def test_a_warc_of_another_tool_is_read_through_the_crawl_path(tmp_path: Path) -
                   content_type="text/plain")
         _response(writer, "http://js.people.com.cn/n2/2021/0301/c360300-34600999.html",
                   b"<html>gone</html>", status="404 Not Found")
-        _response(writer, "http://js.people.com.cn/NMediaFile/2020/1019/LOCAL1.jpg",
-                  b"\xff\xd8\xff\xe0 a picture", content_type="image/jpeg")
+        _response(writer, PICTURE, b"\xff\xd8\xff\xe0 a picture", content_type="image/jpeg")
         _response(writer, "http://www.example.com/", b"<html></html>")
         writer.write_record(writer.create_warc_record(
             CHANGED, "request", payload=io.BytesIO(b""), length=0,
@@ -427,7 +435,8 @@ def test_a_warc_of_another_tool_is_read_through_the_crawl_path(tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     summary = result.stderr.strip().splitlines()[-1]
     assert summary.startswith("imported 13 records: 3 new articles, 0 updated, 0 unchanged, "
-                              "1 not stored, 1 list pages, 1 pictures; 6 skipped"), summary
+                              "1 not stored (pages missing), 1 list pages, 1 pictures; "
+                              "5 skipped"), summary
     assert "1 HTTP 404" in summary and "2 not of the site's" in summary, summary
     got = {record["article_id"]: record for record in export_jsonl(db)}
     assert set(got) == {"34401096", SEED, "40012345"}
@@ -439,7 +448,20 @@ def test_a_warc_of_another_tool_is_read_through_the_crawl_path(tmp_path: Path) -
     stored = rows(db, "SELECT headers, size FROM captures WHERE url = ?", (CHANGED,))[0]
     assert "Content-Encoding" not in json.loads(stored[0])
     assert stored[1] == CHANGED_FILE.stat().st_size, "the body decoded, as a crawl stores it"
-    assert rows(db, "SELECT kind FROM captures WHERE url LIKE '%LOCAL1.jpg'") == [("picture",)]
+    assert rows(db, "SELECT kind, article_id FROM captures WHERE url = ?", (PICTURE,)) == [
+        ("picture", SEED)], "the picture is the capture of the article showing it"
+    # and goes out with its article, as any capture does
+    out = tmp_path / "seed.warc.gz"
+    pdarchive("export", "--db", db, "--format", "warc", "--since", "2020-10-19", "--until",
+              "2020-10-19", "-o", out, check=True)
+    exported = {dict(warc)["WARC-Target-URI"]: body for kind, warc, _, body in records(out)
+                if kind == "response"}
+    assert exported == {
+        "http://js.people.com.cn/n2/2020/1019/c360300-34359164.html":
+            (SITE / "js.people.com.cn/n2/2020/1019/c360300-34359164.html").read_bytes(),
+        PICTURE: b"\xff\xd8\xff\xe0 a picture"}
+    assert rows(db, "SELECT size FROM captures WHERE url = ?", (MULTI[1],)) == [
+        ((SITE / MULTI[1].split("://", 1)[1]).stat().st_size,)], "dechunked"
     assert pdarchive("import", "--db", db, tmp_path / "missing.warc").returncode == 2
     garbage = tmp_path / "garbage.warc"
     garbage.write_bytes(b"not a warc at all\n" * 10)
