@@ -231,10 +231,13 @@ def _export_captures(args: argparse.Namespace) -> int:
             result = write_warc(archive, sys.stdout.buffer, filters, args.query)
     except QueryError as error:
         raise UsageError(f"cannot search for {args.query!r}: {error}") from error
-    damaged = (f"; {len(result.damaged)} damaged stored copies left out"
-               if result.damaged else "")
-    print(f"exported {result.articles} articles, {result.captures} captures{damaged}",
-          file=sys.stderr)
+    print(f"exported {result.articles} articles, {result.captures} captures", file=sys.stderr)
+    if result.damaged:
+        count = len(result.damaged)
+        print(f"{count} stored cop{'ies' if count != 1 else 'y'} damaged, left out "
+              "(`pdarchive reparse` lists them and has them fetched again):", file=sys.stderr)
+        for damaged in result.damaged:
+            print(f"  {damaged}", file=sys.stderr)
     return EXIT_FAILED if result.damaged else EXIT_OK
 
 

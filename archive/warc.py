@@ -90,19 +90,24 @@ def _captures_sql(filters: Filters, query: str | None) -> tuple[str, list[Any]]:
 def iter_captures(archive: Archive, filters: Filters = NO_FILTERS,
                   query: str | None = None) -> Iterator[dict[str, Any]]:
     """The captures of the matching articles (see ``_captures_sql``), each with its
-    body inflated; one in memory at a time. A capture whose body is missing or
-    damaged is skipped (``damaged`` on the generator's caller's side: see
-    ``WarcExport``)."""
+    body inflated and checked against its digest, one in memory at a time; a body
+    missing or damaged comes as None, with ``damage`` saying why."""
     sql, params = _captures_sql(filters, query)
     cursor = archive.db.conn.execute(sql, params)
     names = [description[0] for description in cursor.description]
     for values in cursor:
         row = dict(zip(names, values, strict=True))
+        row["damage"] = None
         try:
             row["headers"] = json.loads(row["headers"] or "{}")
-            row["body"] = zlib.decompress(row["body"]) if row["body"] is not None else None
+            if row["body"] is None:
+                raise ValueError("no stored copy")
+            row["body"] = zlib.decompress(row["body"])
         except (zlib.error, ValueError) as error:
-            row["body"], row["damage"] = None, str(error)
+            row["body"], row["damage"] = None, f"{type(error).__name__}: {error}"
+        else:
+            if hashlib.sha256(row["body"]).hexdigest() != row["sha256"]:
+                row["body"], row["damage"] = None, "it no longer matches its SHA-256"
         yield row
 
 
@@ -250,8 +255,8 @@ def write_warc(archive: Archive, out: IO[bytes], filters: Filters = NO_FILTERS,
             if article is not None:
                 export.versions(archive, article)
             article = capture["article_id"]
-        if capture["body"] is None or not capture["sha256"]:
-            result.damaged.append(capture["url"])
+        if capture["body"] is None:
+            result.damaged.append(f"{capture['url']} ({capture['damage']})")
             continue
         export.capture(capture)
         result.captures += 1

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -264,6 +265,26 @@ def test_warc_export_takes_the_filters_of_every_format(archive_db: Path,
     nothing = pdarchive("export", "--db", archive_db, "--format", "warc", "--query", "，。",
                         "-o", tmp_path / "none.warc.gz")
     assert nothing.returncode == 2 and not (tmp_path / "none.warc.gz").exists()
+
+
+def test_a_damaged_stored_page_is_left_out_and_named(archive_db: Path,
+                                                     tmp_path: Path) -> None:
+    db = tmp_path / "archive.db"
+    shutil.copy(archive_db, db)
+    with sqlite3.connect(db) as connection:  # one body overwritten in place
+        connection.execute("UPDATE pages SET body = ? WHERE url = ?",
+                           [zlib.compress(b"<html>not what was fetched</html>"), CHANGED])
+    connection.close()
+    out = tmp_path / "out.warc.gz"
+    result = pdarchive("export", "--db", db, "--format", "warc", "-o", out)
+    assert result.returncode == 1, result.stderr
+    assert f"  {CHANGED} (it no longer matches its SHA-256)" in result.stderr.splitlines()
+    assert "1 stored copy damaged, left out" in result.stderr
+    urls = {dict(warc)["WARC-Target-URI"] for kind, warc, _, _ in records(out)
+            if kind == "response"}
+    assert CHANGED not in urls and len(urls) == rows(db, "SELECT count(*) FROM captures")[0][0] - 1
+    warcio = shutil.which("warcio") or str(Path(sys.executable).parent / "warcio")
+    assert subprocess.run([warcio, "check", str(out)], capture_output=True).returncode == 0
 
 
 def test_the_wacz_validates(archive_db: Path, tmp_path: Path) -> None:
