@@ -61,8 +61,12 @@ def render_text(article_id: str, told: list[dict[str, Any]]) -> str:
         when = version["captured_at"] or "?"
         state = ("current" if version["replaced_at"] is None
                  else f"replaced {version['replaced_at']}")
-        lines.append(f"version {version['version']}: captured {when} "
-                     f"({pages} page{'s' * (pages != 1)}), {state}")
+        if pages:
+            lines.append(f"version {version['version']}: captured {when} "
+                         f"({pages} page{'s' * (pages != 1)}), {state}")
+        else:  # stored before every capture was kept (schema 4), or with no page
+            lines.append(f"version {version['version']}: fetched {when} (its pages were "
+                         f"not kept), {state}")
         if version["changed"]:
             lines.append(f"  changed: {', '.join(version['changed'])}")
             if "title" in version["changed"]:
