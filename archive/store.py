@@ -1,8 +1,12 @@
 """The archive: one SQLite file, written through sqlite-utils.
 
 Tables: ``articles`` (one row per article id, both editions), ``article_versions``
-(earlier text of changed articles), ``pages`` (every fetched URL with its raw body,
-zlib-compressed, so ``reparse`` needs no network), ``failures`` (open failures per
+(earlier text of changed articles), ``captures`` (every fetch of a URL that brought a
+body it had not had, with status, headers and time; schema 4), ``blobs`` (each
+distinct body once, by SHA-256, zlib-compressed, so ``reparse`` needs no network),
+``version_captures`` (which captures each article version was read from), the view
+``pages`` (the latest capture of each URL, what the table of schemas 1–3 held),
+``failures`` (open failures per
 URL, with retry backoff), ``runs`` (what each crawl did, and which columns it
 walked to the end: where the next incremental crawl may stop early), and the
 search index ``articles_fts`` with ``search_text`` (see fulltext.py; an article's
