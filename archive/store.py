@@ -6,11 +6,10 @@ body it had not had, with status, headers and time; schema 4), ``blobs`` (each
 distinct body once, by SHA-256, zlib-compressed, so ``reparse`` needs no network),
 ``version_captures`` (which captures each article version was read from), the view
 ``pages`` (the latest capture of each URL, what the table of schemas 1–3 held),
-``failures`` (open failures per
-URL, with retry backoff), ``runs`` (what each crawl did, and which columns it
-walked to the end: where the next incremental crawl may stop early), and the
-search index ``articles_fts`` with ``search_text`` (see fulltext.py; an article's
-rowid follows its publication time).
+``failures`` (open failures per URL, with retry backoff), ``runs`` (what each crawl
+did, and which columns it walked to the end: where the next incremental crawl may
+stop early), and the search index ``articles_fts`` with ``search_text`` (see
+fulltext.py; an article's rowid follows its publication time).
 
 WAL mode lets readers (search, ``serve``) work while a crawl writes; each article
 is written with its pages and its index row in one transaction.
