@@ -219,13 +219,15 @@ class WarcExport:
             "SELECT v.version, c.url, c.sha256, c.fetched_at FROM version_captures AS v "
             "JOIN captures AS c ON c.id = v.capture_id WHERE v.article_id = ? AND "
             "c.sha256 IS NOT NULL ORDER BY v.version, c.fetched_at, c.id", [article_id])
+        stored = _stored_times(archive, article_id)
         for version, captures in groupby(rows, key=lambda row: row[0]):
             listed = [{"url": url, "sha256": sha256, "date": warc_date(fetched_at),
                        "record": _record_id("response", {
                            "url": url, "fetched_at": fetched_at, "sha256": sha256})}
                       for _, url, sha256, fetched_at in captures]
             body = json.dumps({"profile": VERSION_PROFILE, "article_id": article_id,
-                               "version": version, "captures": listed},
+                               "version": version, "stored_at": stored.get(version),
+                               "captures": listed},
                               ensure_ascii=False).encode("utf-8")
             when = max(capture["date"] for capture in listed)
             # not the page's URL: a replay tool would serve this record in the page's place
@@ -239,6 +241,21 @@ class WarcExport:
                         "url": article_id, "fetched_at": version, "sha256": "version"}),
                     "WARC-Refers-To": listed[-1]["record"]})
             self.writer.write_record(record)
+
+
+def _stored_times(archive: Archive, article_id: str) -> dict[int, str]:
+    """version → when the archive stored it: the first when the article was first
+    seen, each later one when it replaced the one before."""
+    row = archive.db.execute("SELECT version, first_seen_at FROM articles "
+                             "WHERE article_id = ?", [article_id]).fetchone()
+    if row is None:
+        return {}
+    times = {1: row[1]}
+    for version, replaced_at in archive.db.execute(
+            "SELECT version, replaced_at FROM article_versions WHERE article_id = ?",
+            [article_id]):
+        times[int(version) + 1] = replaced_at
+    return times
 
 
 def write_warc(archive: Archive, out: IO[bytes], filters: Filters = NO_FILTERS,
@@ -353,7 +370,8 @@ class NotAWarc(ValueError):
 _STAGE = ("CREATE TABLE staged (seq INTEGER PRIMARY KEY, kind TEXT, url TEXT, "
           "article_id TEXT, edition TEXT, page INTEGER, fetched_at TEXT, status INTEGER, "
           "headers TEXT, sha256 TEXT, body BLOB)",
-          "CREATE TABLE versions (article_id TEXT, version INTEGER, captures TEXT)")
+          "CREATE TABLE versions (article_id TEXT, version INTEGER, stored_at TEXT, "
+          "captures TEXT)")
 
 
 def _kind(url: str, host: str, content_type: str) -> tuple[str, Any] | None:
@@ -441,8 +459,9 @@ def _stage_version(record: Any, stage: sqlite3.Connection) -> bool:
         return False
     if not isinstance(data, dict) or data.get("profile") != VERSION_PROFILE:
         return False
-    stage.execute("INSERT INTO versions (article_id, version, captures) VALUES (?, ?, ?)",
-                  [str(data["article_id"]), int(data["version"]),
+    stage.execute("INSERT INTO versions (article_id, version, stored_at, captures) "
+                  "VALUES (?, ?, ?, ?)",
+                  [str(data["article_id"]), int(data["version"]), data.get("stored_at"),
                    json.dumps(data["captures"])])
     return True
 
@@ -521,9 +540,9 @@ def import_warc(archive: Archive, path: Path, topics: Sequence[Topic] = (), *,
         articles = groupby(rows("article"), key=lambda row: row["article_id"])
         for done, (article_id, article_rows) in enumerate(articles, 1):
             captures = list(article_rows)
-            listed = [json.loads(row[0]) for row in stage.execute(
-                "SELECT captures FROM versions WHERE article_id = ? ORDER BY version",
-                [article_id])]
+            listed = [(json.loads(row[0]), row[1]) for row in stage.execute(
+                "SELECT captures, stored_at FROM versions WHERE article_id = ? "
+                "ORDER BY version", [article_id])]
             _import_article(archive, article_id, _by_version(captures, listed) or captures,
                             topics, run_id, result, parse_document, ParseRefused)
             if on_progress is not None:
@@ -536,21 +555,25 @@ def import_warc(archive: Archive, path: Path, topics: Sequence[Topic] = (), *,
     return result
 
 
-def _by_version(captures: list[dict[str, Any]], versions: list[list[dict[str, Any]]]
+def _by_version(captures: list[dict[str, Any]],
+                versions: list[tuple[list[dict[str, Any]], str | None]]
                 ) -> list[dict[str, Any]] | None:
     """An article's captures in the order its versions (our export's ``metadata``
-    records) used them, each version's marked ``version_start``; None when there
-    are no such records or a listed capture is missing (then rounds decide)."""
+    records: the captures of each, and when it was stored) used them, the first of
+    each version's marked ``version_start`` and each with the version's
+    ``stored_at``; None when there are no such records or a listed capture is
+    missing (then rounds decide)."""
     if not versions:
         return None
     found = {(row["url"], row["sha256"]): row for row in captures}
     ordered: list[dict[str, Any]] = []
-    for number, listed in enumerate(versions):
+    for number, (listed, stored_at) in enumerate(versions):
         for position, capture in enumerate(listed):
             row = found.get((capture["url"], capture["sha256"]))
             if row is None:
                 return None
-            ordered.append(dict(row, version_start=position == 0, version=number))
+            ordered.append(dict(row, version_start=position == 0, version=number,
+                                stored_at=stored_at))
     return ordered
 
 
@@ -600,7 +623,8 @@ def _import_article(archive: Archive, article_id: str, captures: list[dict[str, 
         # in the order they were fetched, as the crawl stored them
         pages = [fetched for fetched, _, _ in sorted(
             state.values(), key=lambda held: (held[0].fetched_at, held[2]))]
-        at = max(row["fetched_at"] for row in round_rows)
+        # when the exporting archive stored this version, else when it was fetched
+        at = round_rows[0].get("stored_at") or max(row["fetched_at"] for row in round_rows)
         outcome = archive.save_article(article, pages, run_id, score_all(topics, article),
                                        at=at)
         setattr(result.articles, outcome, getattr(result.articles, outcome) + 1)
