@@ -4,9 +4,13 @@ Export: a ``warcinfo`` record, then for every stored capture (article pages and 
 other capture of the matching articles: pictures; with no filter, list pages too) a
 ``response`` record with the status line, headers and body the crawl received and
 its fetch time as ``WARC-Date``, and the ``request`` record that asked for it
-(``WARC-Concurrent-To``). Payload digests are SHA-256, the digest the archive keys
-bodies by; record ids are derived from the capture, so the same archive gives the
-same records. Captures are read one at a time: memory stays flat.
+(``WARC-Concurrent-To``); after each article's captures, a ``metadata`` record per
+version (JSON, ``VERSION_PROFILE``: the captures it was read from, when it was
+stored), under a ``urn:`` URI so that replay tools never serve it for the page.
+Payload digests are SHA-256, the digest the archive keys bodies by, and each body
+is checked against it (a damaged copy is left out and named); record ids are derived
+from the capture, so the same archive gives the same records. Captures are read one
+at a time: memory stays flat.
 
 The headers are those the crawler handed on, after Scrapy decoded the body
 (``Content-Encoding`` gone, chunks joined): ``Content-Length`` is set to the body
@@ -19,10 +23,12 @@ site's article pages go through the crawl's parser and write path
 (``parse_document``, ``merge_pages``/``combine_editions``, ``Archive.save_article``)
 article by article, oldest capture first, list pages are kept as list pages and
 pictures as captures; anything else is counted and skipped. An article's captures
-are replayed in *rounds*, one per crawl that fetched them: a round ends when a URL
-comes again or more than ``ROUND_GAP`` after the round began, and each round whose
-pages make the article whole is stored as the crawl stored it (a version when the
-text changed), at the time of its captures.
+are replayed in *rounds*: our export's version records say which captures made each
+version and when it was stored; without them (another tool's WARC) a round is one
+crawl, ending when a URL comes again or more than ``ROUND_GAP`` after it began. Each
+round whose pages make the article whole is stored as the crawl stored it (a version
+when the text changed). A round of nothing but captures the archive already held is
+not stored again, so importing a file twice changes nothing.
 """
 
 from __future__ import annotations
