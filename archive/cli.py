@@ -223,14 +223,23 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if args.bom and args.format != "csv":
         raise UsageError("--bom is for --format csv")
+    if args.format in ("warc", "wacz"):
+        return _export_captures(args)
+    if args.versions and args.format not in ("json", "jsonl"):
+        raise UsageError("--versions is for --format json or jsonl")
     if args.output:
         _check_output(Path(args.output))
     archive = _open(args.db, readonly=True)
     filters = Filters(args.since, args.until, args.column, args.source,
                       *_topic_filter(args))
     try:
-        records: Any = (iter_records if args.format == "csv" else iter_json)(
-            archive, filters, args.query)
+        if args.versions:
+            from .history import iter_json_with_versions
+
+            records: Any = iter_json_with_versions(archive, filters, args.query)
+        else:
+            records = (iter_records if args.format == "csv" else iter_json)(
+                archive, filters, args.query)
     except QueryError as error:
         raise UsageError(f"cannot search for {args.query!r}: {error}") from error
     writers: dict[str, Callable[[Any, Any], int]] = {
@@ -251,6 +260,89 @@ def cmd_export(args: argparse.Namespace) -> int:
         count = write(records, sys.stdout if args.format == "csv" else sys.stdout.buffer)
     progress.close()
     print(f"exported {count} articles", file=sys.stderr)
+    return EXIT_OK
+
+
+def _export_captures(args: argparse.Namespace) -> int:
+    """``export --format warc|wacz``: the matching articles' captures."""
+    from .export import Filters
+    from .search import QueryError
+    from .warc import write_wacz, write_warc
+
+    if args.versions:
+        raise UsageError("--versions is for --format json or jsonl (a WARC holds every "
+                         "capture of every version anyway)")
+    if args.format == "wacz" and not args.output:
+        raise UsageError("--format wacz needs -o FILE (a WACZ is a zip file)")
+    archive = _open(args.db, readonly=True)
+    filters = Filters(args.since, args.until, args.column, args.source,
+                      *_topic_filter(args))
+    try:
+        if args.format == "wacz":
+            import shutil
+            import tempfile
+
+            from .atomic import atomic_binary_file
+
+            with tempfile.TemporaryDirectory(prefix="pdarchive-wacz-") as directory:
+                made = Path(directory) / "export.wacz"
+                result = write_wacz(archive, made, filters, args.query)
+                with atomic_binary_file(Path(args.output)) as out, made.open("rb") as wacz:
+                    shutil.copyfileobj(wacz, out)
+        elif args.output:
+            from .atomic import atomic_binary_file
+
+            with atomic_binary_file(Path(args.output)) as out:
+                result = write_warc(archive, out, filters, args.query,
+                                    filename=Path(args.output).name)
+        else:
+            result = write_warc(archive, sys.stdout.buffer, filters, args.query)
+    except QueryError as error:
+        raise UsageError(f"cannot search for {args.query!r}: {error}") from error
+    print(f"exported {result.articles} articles, {result.captures} captures", file=sys.stderr)
+    if result.damaged:
+        count = len(result.damaged)
+        print(f"{count} stored cop{'ies' if count != 1 else 'y'} damaged, left out "
+              "(`pdarchive reparse` lists them and has them fetched again):", file=sys.stderr)
+        for damaged in result.damaged:
+            print(f"  {damaged}", file=sys.stderr)
+    return EXIT_FAILED if result.damaged else EXIT_OK
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from archive.topics import topics_from_config
+    from crawler.config import load_config
+
+    from .warc import NotAWarc, import_warc
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    config = load_config(args.config)
+    host = config.base_url.split("://", 1)[-1].split("/", 1)[0]
+    with _sole_writer(args.db, "import", create=True) as (archive, progress):
+        try:
+            result = import_warc(archive, path, topics_from_config(config.extra),
+                                 site_host=host, on_progress=lambda done, total: progress.count(
+                                     done, total, "articles imported"))
+        except NotAWarc as error:
+            raise UsageError(str(error)) from error
+    print(result.summary(), file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from .history import render_text, versions
+
+    archive = _open(args.db, readonly=True)
+    told = versions(archive, args.article_id)
+    if not told:
+        raise UsageError(f"no article {args.article_id} in {args.db}")
+    if args.format == "json":
+        print(json.dumps({"article_id": args.article_id, "versions": told},
+                         ensure_ascii=False, indent=2))
+    else:
+        print(render_text(args.article_id, told))
     return EXIT_OK
 
 
@@ -358,13 +450,14 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _sole_writer(db: Path, command: str) -> Iterator[tuple[Archive, ProgressLine]]:
+def _sole_writer(db: Path, command: str, *, create: bool = False
+                 ) -> Iterator[tuple[Archive, ProgressLine]]:
     """The archive, opened for a long write under the write lock (a crawl started
     meanwhile exits at once; one already running makes this command exit 4), and a
     progress line for it."""
     from .locking import crawl_lock
 
-    archive = _open(db)
+    archive = _open(db, create=create)
     progress = ProgressLine()
     try:
         with crawl_lock(db, command):
@@ -626,10 +719,14 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser(
         "export", parents=[options.archive, options.config, options.filters, options.topic],
         help="write articles out",
-        description="Stream articles out, oldest first, as JSON, JSON Lines or CSV.")
-    export.add_argument("--format", required=True, choices=["json", "jsonl", "csv"],
+        description="Stream articles out, oldest first, as JSON, JSON Lines or CSV, or every "
+                    "stored capture of them as WARC or WACZ.")
+    export.add_argument("--format", required=True,
+                        choices=["json", "jsonl", "csv", "warc", "wacz"],
                         help="json: one array; jsonl: one article a line; csv: one row an "
-                             "article, the JSON record's fields as columns")
+                             "article, the JSON record's fields as columns; warc: WARC/1.1 "
+                             "request and response records of every stored capture; wacz: "
+                             "that WARC packaged with its index for ReplayWeb.page (needs -o)")
     export.add_argument("-o", "--output", metavar="FILE",
                         help="file to write, replaced only once the export is whole "
                              "(default: stdout)")
@@ -640,7 +737,27 @@ def build_parser() -> argparse.ArgumentParser:
                         help="CSV for Excel: start with a UTF-8 byte order mark, and put ' "
                              "before a cell that a spreadsheet would run as a formula "
                              "(= + - @ tab CR)")
+    export.add_argument("--versions", action="store_true",
+                        help="give each article its earlier versions (json, jsonl)")
     export.set_defaults(handler=cmd_export)
+
+    import_ = commands.add_parser(
+        "import", parents=[options.archive, options.config],
+        help="read a WARC (any tool's, or an export) into the archive",
+        description="Read the site's article pages, list pages and pictures out of a "
+                    "WARC (.warc or .warc.gz) through the crawl's parser and write path; "
+                    "other records are counted and skipped.")
+    import_.add_argument("file", metavar="FILE.warc[.gz]",
+                         help="the WARC to read (.warc, or .warc.gz)")
+    import_.set_defaults(handler=cmd_import)
+
+    history = commands.add_parser(
+        "history", parents=[options.archive],
+        help="an article's versions, when each was captured and what changed")
+    history.add_argument("article_id", metavar="ARTICLE_ID", help="the article's id")
+    history.add_argument("--format", choices=["text", "json"], default="text",
+                         help="text (default) or json")
+    history.set_defaults(handler=cmd_history)
 
     search = commands.add_parser(
         "search", parents=[options.archive, options.config, options.filters, options.topic],

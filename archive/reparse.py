@@ -1,7 +1,10 @@
 """``pdarchive reparse``: re-extract every article from its stored raw pages.
 
 After a parser fix, this brings the whole archive up to date without touching the
-network. An article whose pages no longer parse keeps its stored text.
+network. Every version of an article is read again from its own captures (the pages
+as they were fetched when the site showed that version) and its text replaced in
+place: no version is added, since the site did not change. An article whose pages
+no longer parse keeps its stored text.
 
 One page that cannot be read stops nothing: a stored copy that is damaged (it does
 not decompress, or no longer matches its digest), a page the parser crashes on, an
@@ -48,16 +51,18 @@ class ReparseResult:
         return "\n".join(lines)
 
 
-#: per article: its id, (edition, URL) of each page, and (URL, why) of each damaged one
-Key = tuple[str, list[tuple[str, str]], list[tuple[str, str]]]
+#: per article version: its article id and version, (edition, URL) of each page, and
+#: (URL, digest, why) of each damaged one
+Key = tuple[str, int, list[tuple[str, str]], list[tuple[str, str | None, str]]]
 
 
-def _articles(archive: Archive) -> Iterator[tuple[Key, list[Page]]]:
-    """Per article: its key, and its pages to parse (none when one is damaged)."""
-    for article_id, rows in groupby(archive.page_bodies(), key=lambda row: row["article_id"]):
+def _versions(archive: Archive) -> Iterator[tuple[Key, list[Page]]]:
+    """Per article version: its key, and its pages to parse (none when one is damaged)."""
+    for (article_id, version), rows in groupby(
+            archive.version_bodies(), key=lambda row: (row["article_id"], row["version"])):
         pages = list(rows)
-        damaged = [(row["url"], row["damage"]) for row in pages if row["damage"]]
-        yield ((article_id, [(row["edition"], row["url"]) for row in pages], damaged),
+        damaged = [(row["url"], row["sha256"], row["damage"]) for row in pages if row["damage"]]
+        yield ((article_id, version, [(row["edition"], row["url"]) for row in pages], damaged),
                [] if damaged else [(row["body"], row["url"], row["headers"].get("Content-Type"))
                                    for row in pages])
 
@@ -69,24 +74,31 @@ def reparse(archive: Archive, topics: Sequence[Topic] = (), *, workers: int = 0,
     sqlite3 errors (a full disk, …) propagate: nothing else stops it."""
     result = ReparseResult()
     total = archive.article_page_count()
-    for (article_id, pages, damaged), parsed in parse_in_order(_articles(archive), workers):
-        result.articles += 1
+    last = None
+    for (article_id, version, pages, damaged), parsed in parse_in_order(
+            _versions(archive), workers):
+        if article_id != last:
+            if last is not None and on_progress is not None:
+                on_progress(result.articles, total)
+            result.articles += 1
+            last = article_id
         if damaged:
-            for url, damage in damaged:
+            for url, sha256, damage in damaged:
                 result.unreadable.append(f"{url}: {damage}")
-                archive.forget_page_copy(url)
+                archive.forget_page_copy(url, sha256)
                 archive.record_failure(url, stage="store", reason=f"{damage}; the article "
                                        "kept its text", http_status=None, run_id=None,
                                        article_id=article_id, retry_after=0)
         else:
-            _reparse_article(archive, topics, result, article_id, pages, parsed)
-        if on_progress is not None:
-            on_progress(result.articles, total)
+            _reparse_article(archive, topics, result, article_id, version, pages, parsed)
+    if last is not None and on_progress is not None:
+        on_progress(result.articles, total)
     return result
 
 
 def _reparse_article(archive: Archive, topics: Sequence[Topic], result: ReparseResult,
-                     article_id: str, pages: list[tuple[str, str]], parsed: list[Any]) -> None:
+                     article_id: str, version: int, pages: list[tuple[str, str]],
+                     parsed: list[Any]) -> None:
     editions: dict[str, list[dict[str, Any]]] = {}
     for (edition, url), page in zip(pages, parsed, strict=True):
         if isinstance(page, ParserCrashed):
@@ -100,7 +112,7 @@ def _reparse_article(archive: Archive, topics: Sequence[Topic], result: ReparseR
     try:
         article = combine_editions({name: merge_pages(pages)
                                     for name, pages in editions.items()})
-        outcome = archive.save_article(article, [], None, score_all(topics, article))
+        changed = archive.reextract(article_id, version, article, score_all(topics, article))
     except IncompleteArticle as error:
         result.failed += 1
         result.errors.append(f"{article_id}: {error}")
@@ -110,5 +122,5 @@ def _reparse_article(archive: Archive, topics: Sequence[Topic], result: ReparseR
         result.unreadable.append(f"article {article_id} ({pages[0][1]}): cannot be stored "
                                  f"({type(error).__name__}: {error})")
     else:
-        if outcome != "unchanged":
+        if changed:
             result.changed += 1

@@ -1,12 +1,15 @@
 """The archive: one SQLite file, written through sqlite-utils.
 
 Tables: ``articles`` (one row per article id, both editions), ``article_versions``
-(earlier text of changed articles), ``pages`` (every fetched URL with its raw body,
-zlib-compressed, so ``reparse`` needs no network), ``failures`` (open failures per
-URL, with retry backoff), ``runs`` (what each crawl did, and which columns it
-walked to the end: where the next incremental crawl may stop early), and the
-search index ``articles_fts`` with ``search_text`` (see fulltext.py; an article's
-rowid follows its publication time).
+(earlier text of changed articles), ``captures`` (every fetch of a URL that brought a
+body it had not had, with status, headers and time; schema 4), ``blobs`` (each
+distinct body once, by SHA-256, zlib-compressed, so ``reparse`` needs no network),
+``version_captures`` (which captures each article version was read from), the view
+``pages`` (the latest capture of each URL, what the table of schemas 1–3 held),
+``failures`` (open failures per URL, with retry backoff), ``runs`` (what each crawl
+did, and which columns it walked to the end: where the next incremental crawl may
+stop early), and the search index ``articles_fts`` with ``search_text`` (see
+fulltext.py; an article's rowid follows its publication time).
 
 WAL mode lets readers (search, ``serve``) work while a crawl writes; each article
 is written with its pages and its index row in one transaction.
@@ -34,7 +37,7 @@ from . import fulltext
 from .record import content_hash
 from .topics import TopicScore
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 JSON_COLUMNS = ("editors", "authors", "photographers", "body", "images", "pages", "editions",
                 "big5", "headers", "args", "gb", "columns", "complete_columns", "redirects")
 #: failed URLs are retried after 1 h, 2 h, 4 h, … up to a week (unless the crawl
@@ -170,7 +173,7 @@ class FetchedPage:
     headers: dict[str, str]
     body: bytes
     fetched_at: str
-    kind: str = "article"  # "article" or "list"
+    kind: str = "article"  # "article", "list" or "picture"
     article_id: str | None = None
     edition: str | None = None
     page: int | None = None
@@ -187,6 +190,12 @@ class RunCounts:
     failed: int = 0
     fallback: int = 0
     extra: dict[str, int] = field(default_factory=dict)
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    """A header's value whatever the case of its name (WARCs from other tools)."""
+    lowered = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == lowered), None)
 
 
 def _decode_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -278,7 +287,66 @@ def _migrate_4(db: sqlite_utils.Database) -> None:
                "NULL AND url LIKE '%/BIG5/%'")
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}
+#: the columns of the ``pages`` view (the latest capture of each URL), in the order
+#: the ``pages`` table of schemas 1 to 4 had them
+PAGE_COLUMNS = ("url", "kind", "article_id", "edition", "page", "status", "headers",
+                "content_type", "encoding", "extractor", "sha256", "size", "body",
+                "fetched_at", "run_id")
+
+
+def _migrate_5(db: sqlite_utils.Database) -> None:
+    """Every capture kept (issue 15): ``blobs`` holds each distinct body once, by its
+    SHA-256, compressed; ``captures`` every fetch of a URL that brought a body it had
+    not (status, headers, fetch time), ``latest`` marking the newest of each URL;
+    ``version_captures`` which captures each article version was read from. ``pages``
+    becomes a view of the latest capture per URL, so what read it reads on.
+
+    An archive of an earlier schema had one capture per URL (the table ``pages``):
+    it becomes that URL's first capture, the source of the article's current version.
+    """
+    db.execute("CREATE TABLE blobs (sha256 TEXT PRIMARY KEY, size INTEGER NOT NULL, "
+               "body BLOB NOT NULL)")
+    db.execute(
+        "CREATE TABLE captures (id INTEGER PRIMARY KEY, url TEXT NOT NULL, kind TEXT NOT NULL, "
+        "article_id TEXT, edition TEXT, page INTEGER, status INTEGER, headers TEXT, "
+        "content_type TEXT, encoding TEXT, extractor TEXT, sha256 TEXT, size INTEGER, "
+        "fetched_at TEXT, run_id INTEGER, latest INTEGER NOT NULL DEFAULT 1)")
+    db.execute("CREATE UNIQUE INDEX idx_captures_latest ON captures (url) WHERE latest = 1")
+    db.execute("CREATE INDEX idx_captures_url ON captures (url, fetched_at)")
+    db.execute("CREATE INDEX idx_captures_article ON captures (article_id, fetched_at)")
+    db.execute("CREATE INDEX idx_captures_sha256 ON captures (sha256)")
+    db.execute(
+        "CREATE TABLE version_captures (article_id TEXT NOT NULL, version INTEGER NOT NULL, "
+        "capture_id INTEGER NOT NULL REFERENCES captures(id), "
+        "PRIMARY KEY (article_id, version, capture_id)) WITHOUT ROWID")
+    db.execute("CREATE INDEX idx_version_captures_capture ON version_captures (capture_id)")
+    if "pages" in db.table_names():
+        columns = [column for column in PAGE_COLUMNS if column != "body"]
+        db.execute(
+            "INSERT OR IGNORE INTO blobs (sha256, size, body) SELECT sha256, size, body "
+            "FROM pages WHERE sha256 IS NOT NULL AND body IS NOT NULL")
+        db.execute(f"INSERT INTO captures ({', '.join(columns)}, latest) "
+                   f"SELECT {', '.join(columns)}, 1 FROM pages ORDER BY rowid")
+        db.execute(
+            "INSERT OR IGNORE INTO version_captures (article_id, version, capture_id) "
+            "SELECT c.article_id, a.version, c.id FROM captures AS c "
+            "JOIN articles AS a USING (article_id) WHERE c.kind = 'article'")
+        db.execute("DROP TABLE pages")
+    db.execute(
+        "CREATE VIEW pages AS SELECT " + ", ".join(
+            "b.body" if column == "body" else f"c.{column}" for column in PAGE_COLUMNS)
+        + " FROM captures AS c LEFT JOIN blobs AS b ON b.sha256 = c.sha256 "
+        "WHERE c.latest = 1 AND c.kind IN ('article', 'list')")
+    # what wrote to the table writes on: the body to the blob, the digest to the capture
+    db.execute(
+        "CREATE TRIGGER pages_update INSTEAD OF UPDATE ON pages BEGIN "
+        "UPDATE blobs SET body = NEW.body WHERE sha256 = OLD.sha256 "
+        "AND NEW.body IS NOT OLD.body; "
+        "UPDATE captures SET sha256 = NEW.sha256 WHERE url = OLD.url AND latest = 1 "
+        "AND NEW.sha256 IS NOT OLD.sha256; END")
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5}
 
 
 class Archive:
@@ -480,7 +548,8 @@ class Archive:
         return _decode_row(rows[0]) if rows else None
 
     def save_article(self, article: dict[str, Any], pages: list[FetchedPage],
-                     run_id: int | None, topics: list[TopicScore] | None = None) -> str:
+                     run_id: int | None, topics: list[TopicScore] | None = None, *,
+                     at: str | None = None) -> str:
         """Write an article with its pages, index row and topic scores in one transaction.
 
         Returns "new", "updated" (the earlier text is kept as a version),
@@ -488,38 +557,33 @@ class Archive:
         "kept": a version read by the generic fallback never replaces one a template
         extractor read (a layout change or a notice page would otherwise overwrite a
         good article); nothing is written. With no pages (a reparse) the fetch time
-        stays that of the last fetch.
+        stays that of the last fetch. Every page body the archive does not hold for its
+        URL yet becomes a capture, and the version the pages make is linked to their
+        captures. ``at`` is when this happened (default: now; ``pdarchive import`` gives
+        the captures' time).
         """
-        now = utc_now()
+        now = at or utc_now()
         digest = content_hash(article)
+        article_id = article["article_id"]
         with self.transaction():
             existing = self.db.execute(
                 "SELECT rowid, content_hash, version, first_seen_at, fetched_at, extractor "
-                "FROM articles WHERE article_id = ?", [article["article_id"]]).fetchone()
+                "FROM articles WHERE article_id = ?", [article_id]).fetchone()
             if (existing and pages and article.get("extractor") == "fallback"
                     and existing[5] != "fallback"):
                 return "kept"
             if existing and existing[1] == digest:
-                self._save_topics(article["article_id"], topics or [])
-                self._save_pages(pages, run_id, keep_unchanged=True)
+                self._save_topics(article_id, topics or [])
+                self._link_captures(article_id, existing[2], self._save_pages(pages, run_id))
                 self._clear_failures([page.url for page in pages])
                 return "unchanged"
-            row = {key: article.get(key) for key in (
-                "article_id", "column_id", "url", "edition", "page_count", "title",
-                "pretitle", "subtitle", "published_at", "source", "source_url", "extractor")}
-            row["original_title"] = article.get("original_title") or ""
-            for column in ("editors", "authors", "photographers", "body", "images", "pages"):
-                row[column] = json.dumps(article.get(column) or [], ensure_ascii=False)
-            row["editions"] = (json.dumps(article["editions"]) if article.get("editions")
-                               else None)
-            row["big5"] = (json.dumps(article["big5"], ensure_ascii=False)
-                           if article.get("big5") else None)
+            row = self._article_row(article)
             fetched_at = now if pages or not existing else existing[4]
             row.update(content_hash=digest, fetched_at=fetched_at, updated_at=now)
             if existing:
-                previous = self.article(article["article_id"])
+                previous = self.article(article_id)
                 self.db.table("article_versions").insert({
-                    "article_id": article["article_id"], "version": existing[2],
+                    "article_id": article_id, "version": existing[2],
                     "content_hash": existing[1], "replaced_at": now,
                     "record": json.dumps(previous, ensure_ascii=False)})
                 row.update(version=existing[2] + 1, first_seen_at=existing[3])
@@ -531,11 +595,89 @@ class Archive:
             row["rowid"] = fulltext.article_rowid(self.db, article["published_at"],
                                                   existing[0] if existing else None)
             rowid = self._upsert("articles", row, "article_id")
-            self._save_topics(article["article_id"], topics or [])
-            self._save_pages(pages, run_id, keep_unchanged=False)
+            self._save_topics(article_id, topics or [])
+            self._link_captures(article_id, row["version"], self._save_pages(pages, run_id))
             self._clear_failures([page.url for page in pages])
             fulltext.index_article(self.db, rowid, article)
         return outcome
+
+    @staticmethod
+    def _article_row(article: dict[str, Any]) -> dict[str, Any]:
+        """The articles columns of an article record (its text; no times, no version)."""
+        row = {key: article.get(key) for key in (
+            "article_id", "column_id", "url", "edition", "page_count", "title",
+            "pretitle", "subtitle", "published_at", "source", "source_url", "extractor")}
+        row["original_title"] = article.get("original_title") or ""
+        for column in ("editors", "authors", "photographers", "body", "images", "pages"):
+            row[column] = json.dumps(article.get(column) or [], ensure_ascii=False)
+        row["editions"] = (json.dumps(article["editions"]) if article.get("editions")
+                           else None)
+        row["big5"] = (json.dumps(article["big5"], ensure_ascii=False)
+                       if article.get("big5") else None)
+        return row
+
+    def _link_captures(self, article_id: str, version: int, capture_ids: list[int]) -> None:
+        for capture_id in capture_ids:
+            self.db.execute("INSERT OR IGNORE INTO version_captures (article_id, version, "
+                            "capture_id) VALUES (?, ?, ?)", [article_id, version, capture_id])
+
+    def reextract(self, article_id: str, version: int, article: dict[str, Any],
+                  topics: list[TopicScore] | None = None) -> bool:
+        """Store what the parser now reads in the captures of ``version`` of an article,
+        in place of that version's text (``pdarchive reparse``): the current version
+        in the articles table (and the index and topic scores), an earlier one in
+        article_versions. No version is added: the site did not change, the reading
+        did. Returns whether the text changed."""
+        digest = content_hash(article)
+        with self.transaction():
+            current = self.db.execute(
+                "SELECT rowid, content_hash, version FROM articles WHERE article_id = ?",
+                [article_id]).fetchone()
+            if current is None:
+                return False
+            if current[2] == version:
+                self._save_topics(article_id, topics or [])
+                if current[1] == digest:
+                    return False
+                row = self._article_row(article)
+                row.update(content_hash=digest, updated_at=utc_now())
+                row["rowid"] = fulltext.article_rowid(self.db, article["published_at"],
+                                                      current[0])
+                rowid = self._upsert("articles", row, "article_id")
+                fulltext.index_article(self.db, rowid, article)
+                return True
+            stored = self.db.execute(
+                "SELECT id, content_hash, record FROM article_versions WHERE article_id = ? "
+                "AND version = ? ORDER BY id DESC LIMIT 1", [article_id, version]).fetchone()
+            if stored is None or stored[1] == digest:
+                return False
+            record = json.loads(stored[2])
+            record.update(_decode_row(self._article_row(article)), content_hash=digest)
+            self.db.execute("UPDATE article_versions SET content_hash = ?, record = ? "
+                            "WHERE id = ?",
+                            [digest, json.dumps(record, ensure_ascii=False), stored[0]])
+            return True
+
+    def history(self, article_id: str) -> list[dict[str, Any]]:
+        """Every version of an article, oldest first: ``version``, ``content_hash``,
+        ``record`` (the stored row), ``replaced_at`` (None for the current one) and
+        ``captures`` (``url``, ``fetched_at``, ``sha256`` of the captures it was read
+        from, oldest first)."""
+        versions = [{"version": row[0], "content_hash": row[1], "record": json.loads(row[2]),
+                     "replaced_at": row[3]} for row in self.db.execute(
+            "SELECT version, content_hash, record, replaced_at FROM article_versions "
+            "WHERE article_id = ? ORDER BY version, id", [article_id])]
+        current = self.article(article_id)
+        if current is None:
+            return []
+        versions.append({"version": current["version"], "content_hash": current["content_hash"],
+                         "record": current, "replaced_at": None})
+        for version in versions:
+            version["captures"] = self.db.execute_returning_dicts(
+                "SELECT c.url, c.fetched_at, c.sha256, c.status FROM version_captures AS v "
+                "JOIN captures AS c ON c.id = v.capture_id WHERE v.article_id = ? AND "
+                "v.version = ? ORDER BY c.fetched_at, c.id", [article_id, version["version"]])
+        return versions
 
     def _save_topics(self, article_id: str, topics: list[TopicScore]) -> None:
         for result in topics:
@@ -578,69 +720,126 @@ class Archive:
             list(row.values()))
         return int(cursor.fetchone()[0])
 
-    def _save_pages(self, pages: list[FetchedPage], run_id: int | None, *,
-                    keep_unchanged: bool) -> None:
-        for page in pages:
-            digest = hashlib.sha256(page.body).hexdigest()
-            if keep_unchanged:
-                row = self.db.execute("SELECT sha256 FROM pages WHERE url = ?",
-                                      [page.url]).fetchone()
-                if row and row[0] == digest:
-                    continue
-            self._upsert("pages", {
-                "url": page.url, "kind": page.kind, "article_id": page.article_id,
-                "edition": page.edition, "page": page.page, "status": page.status,
-                "headers": json.dumps(page.headers, ensure_ascii=False),
-                "content_type": page.headers.get("Content-Type"), "encoding": page.encoding,
-                "extractor": page.extractor, "sha256": digest, "size": len(page.body),
-                "body": zlib.compress(page.body, 6), "fetched_at": page.fetched_at,
-                "run_id": run_id,
-            }, "url")
+    def _save_pages(self, pages: list[FetchedPage], run_id: int | None) -> list[int]:
+        """The capture of each page, made when its URL's latest capture has another body
+        (the body stored once per digest, whatever the URL): a re-fetch that brings the
+        same bytes writes nothing. Returns the captures' ids, in the pages' order."""
+        return [self._save_capture(page, run_id) for page in pages]
+
+    def _save_capture(self, page: FetchedPage, run_id: int | None) -> int:
+        digest = hashlib.sha256(page.body).hexdigest()
+        latest = self.db.execute(
+            "SELECT id, sha256, fetched_at FROM captures WHERE url = ? AND latest = 1",
+            [page.url]).fetchone()
+        if latest and latest[1] == digest:
+            return int(latest[0])
+        if self.db.execute("SELECT 1 FROM blobs WHERE sha256 = ?", [digest]).fetchone() is None:
+            self.db.execute("INSERT INTO blobs (sha256, size, body) VALUES (?, ?, ?)",
+                            [digest, len(page.body), zlib.compress(page.body, 6)])
+        # an older capture (an imported WARC's) goes beside the latest, not over it
+        newest = latest is None or (latest[2] or "") <= page.fetched_at
+        if latest and newest:
+            self.db.execute("UPDATE captures SET latest = 0 WHERE id = ?", [latest[0]])
+        cursor = self.db.execute(
+            "INSERT INTO captures (url, kind, article_id, edition, page, status, headers, "
+            "content_type, encoding, extractor, sha256, size, fetched_at, run_id, latest) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            [page.url, page.kind, page.article_id, page.edition, page.page, page.status,
+             json.dumps(page.headers, ensure_ascii=False), _header(page.headers, "Content-Type"),
+             page.encoding, page.extractor, digest, len(page.body), page.fetched_at, run_id,
+             int(newest)])
+        return int(cursor.fetchone()[0])
 
     def save_list_page(self, page: FetchedPage, run_id: int | None) -> None:
-        """Keep a list page's latest body (an unchanged page changes no row) and close
-        any failure recorded for it."""
+        """Keep a list page's body (an unchanged page changes no row) and close any
+        failure recorded for it."""
         with self.transaction():
-            self._save_pages([page], run_id, keep_unchanged=True)
+            self._save_pages([page], run_id)
             self._clear_failures([page.url])
 
-    def page_bodies(self) -> Iterator[dict[str, Any]]:
-        """Every stored article page with its raw body, grouped by article: read as
-        they are used (the whole archive's pages would not fit in memory).
+    def save_capture(self, page: FetchedPage, run_id: int | None) -> bool:
+        """Keep a capture that belongs to no article version (a picture, a list page):
+        returns whether it was new."""
+        with self.transaction():
+            before = self.db.execute("SELECT max(id) FROM captures").fetchone()[0] or 0
+            return self._save_capture(page, run_id) > before
 
-        A page whose stored copy is damaged (it does not decompress, or no longer
-        matches its digest) comes with ``body`` None and ``damage`` saying why, rather
-        than stopping the reading of all the others."""
-        cursor = self.db.execute(
-            "SELECT url, article_id, edition, page, headers, body, sha256 FROM pages "
-            "WHERE kind = 'article' ORDER BY article_id, edition, page")
+    def holds_capture(self, url: str, sha256: str) -> bool:
+        """Is there a capture of ``url`` with this body?"""
+        return self.db.execute("SELECT 1 FROM captures WHERE url = ? AND sha256 = ? LIMIT 1",
+                               [url, sha256]).fetchone() is not None
+
+    def claim_picture(self, url: str, article_id: str) -> None:
+        """Mark the captures of picture ``url`` that belong to no article as
+        ``article_id``'s (an import meets pictures before the pages showing them)."""
+        if url:
+            with self.transaction():
+                self.db.execute("UPDATE captures SET article_id = ? WHERE url = ? AND "
+                                "kind = 'picture' AND article_id IS NULL", [article_id, url])
+
+    def _capture_rows(self, sql: str, params: list[Any]) -> Iterator[dict[str, Any]]:
+        """Rows of ``sql`` (which selects ``body`` and ``sha256`` among others) with
+        the body inflated and checked against its digest: a damaged copy comes with
+        ``body`` None and ``damage`` saying why, rather than stopping the others."""
+        cursor = self.db.execute(sql, params)
         names = [description[0] for description in cursor.description]
         for values in cursor:
             row = dict(zip(names, values, strict=True))
-            digest = row.pop("sha256")
             row["damage"] = None
             try:
                 row["headers"] = json.loads(row["headers"] or "{}")
+                if row["body"] is None:
+                    raise ValueError("no stored copy")
                 row["body"] = zlib.decompress(row["body"])
             except (zlib.error, ValueError, TypeError) as error:
                 row["body"], row["damage"] = None, (
                     f"the stored copy is damaged ({type(error).__name__}: {error})")
             else:
-                if digest and hashlib.sha256(row["body"]).hexdigest() != digest:
+                if row["sha256"] and hashlib.sha256(row["body"]).hexdigest() != row["sha256"]:
                     row["body"], row["damage"] = None, (
                         "the stored copy is damaged (it no longer matches its SHA-256)")
             yield row
 
-    def forget_page_copy(self, url: str) -> None:
-        """Mark the stored copy of ``url`` as unusable: the next fetch of the page
-        replaces it even when the page has not changed."""
+    def page_bodies(self) -> Iterator[dict[str, Any]]:
+        """Every stored article page (its latest capture) with its raw body, grouped by
+        article: read as they are used (the whole archive's pages would not fit in
+        memory). Damaged copies: see ``_capture_rows``."""
+        return self._capture_rows(
+            "SELECT url, article_id, edition, page, headers, body, sha256 FROM pages "
+            "WHERE kind = 'article' ORDER BY article_id, edition, page", [])
+
+    def version_bodies(self) -> Iterator[dict[str, Any]]:
+        """Per article version (grouped by article, then version), the capture of each of
+        its pages it was read from (the newest, when a page was captured again with the
+        text unchanged), with the raw body: what reparse re-reads each version from."""
+        return self._capture_rows(
+            "SELECT v.article_id, v.version, c.id AS capture_id, c.url, c.edition, c.page, "
+            "c.headers, b.body, c.sha256 FROM version_captures AS v "
+            "JOIN captures AS c ON c.id = v.capture_id "
+            "LEFT JOIN blobs AS b ON b.sha256 = c.sha256 "
+            "WHERE c.kind = 'article' AND c.id = (SELECT c2.id FROM version_captures AS v2 "
+            "JOIN captures AS c2 ON c2.id = v2.capture_id WHERE v2.article_id = v.article_id "
+            "AND v2.version = v.version AND c2.url = c.url "
+            "ORDER BY c2.fetched_at DESC, c2.id DESC LIMIT 1) "
+            "ORDER BY v.article_id, v.version, c.edition, c.page", [])
+
+    def forget_page_copy(self, url: str, sha256: str | None = None) -> None:
+        """Mark the stored copy of ``url`` (its latest capture, or its capture of body
+        ``sha256``) as unusable: the damaged body goes, and the next fetch of the page
+        stores it again even when the page has not changed."""
         with self.transaction():
-            self.db.execute("UPDATE pages SET sha256 = NULL WHERE url = ?", [url])
+            if sha256 is None:
+                row = self.db.execute("SELECT sha256 FROM captures WHERE url = ? AND "
+                                      "latest = 1", [url]).fetchone()
+                sha256 = row[0] if row else None
+            if sha256:
+                self.db.execute("DELETE FROM blobs WHERE sha256 = ?", [sha256])
+                self.db.execute("UPDATE captures SET sha256 = NULL WHERE sha256 = ?", [sha256])
 
     def article_page_count(self) -> int:
         """How many articles have stored pages (what reparse goes through)."""
         return int(self.db.execute(
-            "SELECT count(DISTINCT article_id) FROM pages WHERE kind = 'article'").fetchone()[0])
+            "SELECT count(DISTINCT article_id) FROM version_captures").fetchone()[0])
 
     # -- failures ---------------------------------------------------------------
 

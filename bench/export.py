@@ -1,11 +1,14 @@
 """Export throughput and memory: ``pdarchive export`` in each format, as a user runs it.
 
-The archive is bench/synthetic.py's (default 100,000 articles, built on first use
-and kept). Each export is a fresh ``pdarchive export --format F -o FILE`` process;
-its wall time (start-up included) gives articles per second and ``os.wait4`` its
-peak resident memory. The same exports of the newest tenth of the archive
-(``--since``) show whether memory grows with the archive. Every output is checked:
-it parses (JSON, JSON Lines, CSV with the BOM) and holds every article.
+The archive is bench/synthetic.py's with a capture per article (default 100,000
+articles, each saved with its raw page as a crawl saves it; built on first use and
+kept), so that the WARC export has pages to write. Each export is a fresh
+``pdarchive export --format F -o FILE`` process; its wall time (start-up included)
+gives articles per second and ``os.wait4`` its peak resident memory. The same
+exports of the newest tenth of the archive (``--since``) show whether memory grows
+with the archive. Every output is checked: it parses (JSON, JSON Lines, CSV with
+the BOM, WARC through warcio) and holds every article (WARC: a response record for
+each article's page).
 
     python bench/export.py [--articles N] [--db PATH] [--write]
 """
@@ -33,7 +36,8 @@ from bench.synthetic import default_path, ensure_archive, machine  # noqa: E402
 
 RATE_TARGET = 20_000  # JSON Lines articles per second
 MEMORY_TARGET_MB = 200
-FORMATS = {"jsonl": [], "json": [], "csv": ["--bom"]}
+FORMATS: dict[str, list[str]] = {"jsonl": [], "json": [], "csv": ["--bom"], "warc": []}
+WARC_RATE_TARGET = 2_000  # WARC articles (request + response + metadata) per second
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,10 @@ path, format = sys.argv[1:]
 if format == "json":
     with open(path, encoding="utf-8") as file:
         print(len(json.load(file)))
+elif format == "warc":
+    from warcio.archiveiterator import ArchiveIterator
+    with open(path, "rb") as file:
+        print(sum(1 for record in ArchiveIterator(file) if record.rec_type == "response"))
 elif format == "jsonl":
     with open(path, encoding="utf-8") as file:
         print(sum(1 for line in file if json.loads(line)))
@@ -107,7 +115,8 @@ def measure(db: Path, articles: int) -> list[Run]:
     with tempfile.TemporaryDirectory() as directory:
         for extra, label in (([], "all"), (["--since", since], "newest")):
             for format, options in FORMATS.items():
-                out = Path(directory) / f"export.{format}"
+                out = Path(directory) / ("export.warc.gz" if format == "warc"
+                                         else f"export.{format}")
                 seconds, peak = export(db, format, out, [*options, *extra])
                 count = count_output(out, format)
                 if label == "all" and count != articles:
@@ -123,7 +132,8 @@ def section(runs: list[Run], articles: int, db: Path) -> str:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"Run {when} on {machine()}. Archive: {articles:,} synthetic articles "
-        f"(bench/synthetic.py), {db.stat().st_size / 1e6:,.0f} MB. Each row is one "
+        "(bench/synthetic.py, each with a capture of its page), "
+        f"{db.stat().st_size / 1e6:,.0f} MB. Each row is one "
         "`pdarchive export --format F -o FILE` process (CSV with `--bom`); articles/s is "
         "over its wall time, start-up included; peak memory is its maximum resident "
         "set (`os.wait4`). The second group exports the newest tenth of the archive "
@@ -135,6 +145,7 @@ def section(runs: list[Run], articles: int, db: Path) -> str:
     lines += [f"| {run.format} | {run.articles:,} | {run.seconds:.1f} | {run.rate:,.0f} | "
               f"{run.peak_mb:.0f} | {run.size_mb:,.0f} |" for run in runs]
     jsonl = next(run for run in runs if run.format == "jsonl" and run.articles == articles)
+    warc = next(run for run in runs if run.format == "warc" and run.articles == articles)
     peak = max(run.peak_mb for run in runs)
     lines += [
         "",
@@ -142,6 +153,9 @@ def section(runs: list[Run], articles: int, db: Path) -> str:
         "",
         f"- {'met' if jsonl.rate >= RATE_TARGET else '**not met**'}: JSON Lines at "
         f"{RATE_TARGET:,} articles/s or more: {jsonl.rate:,.0f}",
+        f"- {'met' if warc.rate >= WARC_RATE_TARGET else '**not met**'}: WARC (gzip per "
+        f"record; a response, a request and a metadata record an article) at "
+        f"{WARC_RATE_TARGET:,} articles/s or more: {warc.rate:,.0f}",
         f"- {'met' if peak < MEMORY_TARGET_MB else '**not met**'}: peak resident memory "
         f"under {MEMORY_TARGET_MB} MB in every format: at most {peak:.0f} MB",
     ]
@@ -154,7 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--db", type=Path, help="the synthetic archive (default: in /tmp)")
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     args = parser.parse_args(argv)
-    db = ensure_archive(args.articles, args.db or default_path(args.articles))
+    db = ensure_archive(args.articles, args.db or default_path(args.articles, captures=True),
+                        captures=True)
     text = section(measure(db, args.articles), args.articles, db)
     print(text)
     if args.write:

@@ -9,7 +9,10 @@ years), spread over the mirror's eight columns. Each is written through
 builds it; the index is optimised at the end, as ``pdarchive reindex`` leaves it.
 
 Building 100,000 articles takes a few minutes; the file is kept and reused when it
-already holds the wanted number of articles.
+already holds the wanted number of articles. With ``captures`` (the WARC export's
+benchmark) each article is saved with its page as the mirror serves it
+(``bench.mirror.render_article``), as a crawl saves it, into a file of its own: the
+same articles, plus a capture each.
 """
 
 from __future__ import annotations
@@ -29,31 +32,37 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from archive import fulltext  # noqa: E402
-from archive.store import Archive  # noqa: E402
-from bench.mirror import COLUMN_NAMES, NEWEST, NEWEST_ID  # noqa: E402
+from archive.store import Archive, FetchedPage, utc_now  # noqa: E402
+from bench.mirror import COLUMN_NAMES, ENCODINGS, NEWEST, NEWEST_ID, render_article  # noqa: E402
 from bench.mirror import _make_article as make_article  # noqa: E402
 
 SEED = 20240628
 
 
-def default_path(articles: int) -> Path:
-    return Path(tempfile.gettempdir()) / f"pdarchive-bench-{articles}.db"
+def default_path(articles: int, captures: bool = False) -> Path:
+    suffix = "-captures" if captures else ""
+    return Path(tempfile.gettempdir()) / f"pdarchive-bench-{articles}{suffix}.db"
 
 
-def _count(path: Path) -> int:
+def _count(path: Path, captures: bool = False) -> int:
     if not path.exists():
         return -1
     archive = Archive(path)  # writable: brings a kept archive of an older schema up to date
     try:
-        return int(archive.db.execute("SELECT count(*) FROM articles").fetchone()[0])
+        count = int(archive.db.execute("SELECT count(*) FROM articles").fetchone()[0])
+        if captures and not archive.db.execute("SELECT 1 FROM captures LIMIT 1").fetchone():
+            return -1
+        return count
     finally:
         archive.close()
 
 
-def ensure_archive(articles: int, path: Path | None = None, *, rebuild: bool = False) -> Path:
-    """The archive at ``path`` with ``articles`` synthetic articles, built if needed."""
-    path = path or default_path(articles)
-    if not rebuild and _count(path) == articles:
+def ensure_archive(articles: int, path: Path | None = None, *, rebuild: bool = False,
+                   captures: bool = False) -> Path:
+    """The archive at ``path`` with ``articles`` synthetic articles, built if needed;
+    with ``captures``, each with its raw page."""
+    path = path or default_path(articles, captures)
+    if not rebuild and _count(path, captures) == articles:
         return path
     for stale in path.parent.glob(path.name + "*"):
         stale.unlink()
@@ -66,7 +75,13 @@ def ensure_archive(articles: int, path: Path | None = None, *, rebuild: bool = F
         article = make_article(rng, serial, article_id, published, rng.choice(columns), 0)
         record = article.record()
         record["pages"] = [record["url"]]
-        archive.save_article(record, [], run_id=None)
+        pages = [FetchedPage(
+            url=record["url"], status=200,
+            headers={"Content-Type": f"text/html; charset={ENCODINGS[article.template]}",
+                     "Server": "nginx"},
+            body=render_article(article), fetched_at=utc_now(), article_id=record["article_id"],
+            edition="gb", page=1)] if captures else []
+        archive.save_article(record, pages, run_id=None)
         published -= timedelta(minutes=rng.randint(5, 120))
         article_id -= rng.randint(1, 50)
         if serial % 10_000 == 9_999:

@@ -39,9 +39,10 @@ def _machine(tmp_path: Path, uid: int, *, chromium: bool = True) -> tuple[Path, 
     _tool(bin_dir, "sudo", record + 'exec "$@"\n')
     _tool(bin_dir, "apt-get", record + (
         "" if chromium else 'case "$*" in *chromium*) exit 100;; esac\n'))
-    # python3 -m venv .venv: a virtual environment whose activate puts its tools first
+    # python3 -m venv DIR: a virtual environment whose activate puts its tools first
     _tool(bin_dir, "python3", record + (
-        f'mkdir -p .venv/bin && echo "PATH={venv_bin}:\\$PATH" > .venv/bin/activate\n'))
+        f'mkdir -p "$3/bin" && echo "PATH={venv_bin}:\\$PATH" > "$3/bin/activate"\n'
+        f'ln -sf {venv_bin}/pip "$3/bin/pip"\n'))
     for name in ("pip", "python", "pdarchive"):
         _tool(venv_bin, name, record)
     sh = shutil.which("sh") or "/bin/sh"
@@ -79,7 +80,9 @@ def test_the_second_command_installs_system_packages_then_runs_the_tests(
     assert apt[0] == "apt-get update"
     assert apt[1] == "apt-get install -y python3-venv fonts-noto-cjk redis-server"
     assert apt[2] == "apt-get install -y chromium chromium-driver"
-    assert calls[-3:] == ["python3 -m venv .venv", "pip install -e .[test,redis]",
+    # pywb in an environment of its own (it pins redis 2.10), then the project's
+    assert calls[-5:] == ["python3 -m venv .pywb", "pip install pywb>=2.10",
+                          "python3 -m venv .venv", "pip install -e .[test,redis]",
                           "python -m pytest"]
 
 
