@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sqlite3
 import sys
 import textwrap
@@ -223,6 +224,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     if args.bom and args.format != "csv":
         raise UsageError("--bom is for --format csv")
+    signal.signal(signal.SIGTERM, _raise_terminated)
     if args.format in ("warc", "wacz"):
         return _export_captures(args)
     if args.versions and args.format not in ("json", "jsonl"):
@@ -828,8 +830,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class Terminated(Exception):
-    """SIGTERM (a service manager's stop, ``kill``): raised where the program is, so
-    that what it was writing is cleaned up as on Ctrl-C (an export's ``.part`` file)."""
+    """SIGTERM (a service manager's stop, ``kill``) during an export: raised where the
+    export is, so that its ``.part`` file is cleaned up as on Ctrl-C. (Only there:
+    servers and crawls have handlers of their own, and SQLite writers roll back.)"""
 
 
 def _raise_terminated(signum: int, frame: Any) -> NoReturn:
@@ -839,12 +842,8 @@ def _raise_terminated(signum: int, frame: Any) -> NoReturn:
 def main(argv: Sequence[str] | None = None) -> int:
     """Every failure a user can act on ends here as one line on stderr and its exit
     code: usage errors, bad configuration and unusable archives exit 2."""
-    import signal
-
     from crawler.config import load_config
 
-    # Commands that run servers or crawls install their own handlers over this one.
-    signal.signal(signal.SIGTERM, _raise_terminated)
     parser = build_parser()
     args: argparse.Namespace | None = None
     try:

@@ -27,6 +27,7 @@ import pytest
 from bench.mirror import add_articles, build_mirror
 from tests import checks
 from tests.conftest import SITE, pdarchive
+from tests.old_schemas import as_schema_3
 from tests.replay import Body, Cut, Redirect, ReplayServer, StatusSequence
 
 pytestmark = pytest.mark.timeout(90)
@@ -429,11 +430,8 @@ def test_an_old_archive_s_big5_404_failures_become_missing_editions(tmp_path: Pa
     db = tmp_path / "archive.db"
     Archive(db).close()
     big5 = f"{HOST}/BIG5/n2/2021/0908/c360300-34401096.html"
-    with sqlite3.connect(db) as connection:  # back to schema 3, as an older pdarchive left it
-        connection.execute("DROP TABLE missing_editions")
-        connection.execute("ALTER TABLE failures DROP COLUMN kind")
-        connection.execute("ALTER TABLE failures DROP COLUMN redirects")
-        connection.execute("PRAGMA user_version = 3")
+    as_schema_3(db)  # as an older pdarchive left it
+    with sqlite3.connect(db) as connection:
         connection.execute(
             "INSERT INTO failures (url, article_id, column_id, stage, reason, http_status, "
             "attempts, first_seen_at, last_seen_at, next_attempt_at, run_id) VALUES "

@@ -34,6 +34,7 @@ from warcio.warcwriter import WARCWriter
 
 from archive.store import Archive
 from tests.conftest import SITE, crawl, export_jsonl, pdarchive
+from tests.old_schemas import as_schema_4
 from tests.oracle import EXPECTED, SEED
 from tests.replay import ReplayServer
 
@@ -167,28 +168,12 @@ def test_reparse_reads_each_version_again_from_its_own_capture(changed_db: Path,
     assert again.returncode == 0 and "0 changed" in again.stderr, again.stderr
 
 
-def _as_schema_4(db: Path) -> None:
-    """Turn a schema-5 archive into what schema 4 kept: one page row per URL."""
-    with sqlite3.connect(db) as connection:
-        connection.executescript(
-            "CREATE TABLE old_pages (url TEXT PRIMARY KEY, kind TEXT, article_id TEXT "
-            "REFERENCES articles(article_id), edition TEXT, page INTEGER, status INTEGER, "
-            "headers TEXT, content_type TEXT, encoding TEXT, extractor TEXT, sha256 TEXT, "
-            "size INTEGER, body BLOB, fetched_at TEXT, run_id INTEGER);"
-            "INSERT INTO old_pages SELECT * FROM pages;"
-            "DROP VIEW pages; DROP TABLE version_captures; DROP TABLE captures; "
-            "DROP TABLE blobs; ALTER TABLE old_pages RENAME TO pages;"
-            "CREATE INDEX idx_pages_article_id ON pages (article_id);"
-            "PRAGMA user_version = 4;")
-    connection.close()
-
-
 def test_an_archive_of_schema_4_keeps_its_pages_as_first_captures(archive_db: Path,
                                                                    tmp_path: Path) -> None:
     db = tmp_path / "archive.db"
     shutil.copy(archive_db, db)
     before = rows(archive_db, "SELECT * FROM pages ORDER BY url")
-    _as_schema_4(db)
+    as_schema_4(db)
     assert rows(db, "SELECT * FROM pages ORDER BY url") == before
     Archive(db).close()  # migrates
     assert rows(db, "PRAGMA user_version") == [(5,)]
