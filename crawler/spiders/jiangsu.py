@@ -3,6 +3,11 @@
 Run as ``scrapy crawl jiangsu`` (``-a column=360300 -a edition=big5
 -a max_list_pages=3 -a full=1``, ``-s PDARCHIVE_DB=… -s PDARCHIVE_CONFIG=…``) or
 as ``pdarchive crawl``; both run this spider with the same settings.
+
+The spider is given a crawl job (crawler/job.py: the scope and the archive's state
+it starts from), planned before Scrapy starts, and never opens the archive; started
+with spider arguments and no job, it plans one from its settings in ``from_crawler``.
+See docs/ARCHITECTURE.md, steps 2 to 7.
 """
 
 from __future__ import annotations
