@@ -9,8 +9,8 @@ business only and are dropped here, quietly (DEBUG), once stored.
 The pipeline opens the archive itself, from its settings (``PDARCHIVE_DB``, and
 ``PDARCHIVE_CONFIG`` for the topics and the failures' backoff), and closes it when the
 run is recorded. From the spider it reads only the crawl's job (what the run records
-it took) and what the crawl found out (walks completed, pages refused): see
-``CrawlingSpider``.
+it took) and which column walks completed (``CrawlingSpider``); what the site did
+(pages read, refused, unreachable) it reads from the crawl's stats.
 """
 
 from __future__ import annotations
@@ -31,7 +31,14 @@ from archive.topics import topics_from_config
 from crawler.config import load_config
 from crawler.items import ArticleItem
 from crawler.job import CrawlJob
-from crawler.spiders.jiangsu import BLOCKED, BLOCKING_STATUSES
+from crawler.spiders.jiangsu import (
+    BLOCKED,
+    BLOCKED_PAGES,
+    BLOCKING_STATUSES,
+    HALT_STREAK,
+    PAGES_READ,
+    SITE_FAILURES,
+)
 from crawler.writer import ItemWriter
 
 #: the spider's close reason when the archive cannot be written (disk full, …)
@@ -61,12 +68,6 @@ class CrawlingSpider(Protocol):
     job: CrawlJob
     #: column → its list walk completed
     walk_complete: dict[str, bool]
-    #: block pages seen, the refusals in a row that stopped the crawl, pages read
-    #: whole and requests failed for the site's sake: the site's verdict
-    blocked_pages: int
-    halt_streak: int
-    pages_read: int
-    site_failures: int
 
 
 class ArchivePipeline:
@@ -163,7 +164,7 @@ class ArchivePipeline:
                     errors[words] = errors.get(words, 0) + int(count)
         blocked = {f"HTTP {status}": int(stats.get(f"downloader/response_status_count/{status}")
                                          or 0) for status in BLOCKING_STATUSES}
-        blocked["a block page"] = self.spider.blocked_pages
+        blocked["a block page"] = int(stats.get(BLOCKED_PAGES) or 0)
         blocked = {what: count for what, count in blocked.items() if count}
         unreachable, refused = sum(errors.values()), sum(blocked.values())
 
@@ -172,12 +173,12 @@ class ArchivePipeline:
                              sorted(counts.items(), key=lambda item: -item[1]))
 
         if reason == BLOCKED:
-            return (f"{host} is refusing this crawler: {self.spider.halt_streak} pages in a "
+            return (f"{host} is refusing this crawler: {stats.get(HALT_STREAK)} pages in a "
                     f"row were refused ({detail(blocked) or 'block pages'}); the crawl stopped "
                     "and the next one resumes where it stopped (raise delay?)")
         if not total or unreachable + refused <= UNREACHABLE_SHARE * total:
             return ""
-        if self.spider.pages_read > self.spider.site_failures:
+        if int(stats.get(PAGES_READ) or 0) > int(stats.get(SITE_FAILURES) or 0):
             return ""  # retries of a few bad pages outnumber the good ones, not more
         if unreachable >= refused:
             return f"could not reach {host}: {detail(errors)}"

@@ -18,7 +18,14 @@ from crawler.items import ArticleItem, FailureItem, ParsedPageResult
 from crawler.job import CrawlJob, ScopeError, plan_job, plan_scope, read_job
 from crawler.parse import parse_document
 from crawler.pipelines import ArchivePipeline
-from crawler.spiders.jiangsu import JiangsuSpider
+from crawler.spiders.jiangsu import (
+    BLOCKED,
+    BLOCKED_PAGES,
+    HALT_STREAK,
+    PAGES_READ,
+    SITE_FAILURES,
+    JiangsuSpider,
+)
 from crawler.writer import ItemWriter
 from tests.conftest import CRAWL_CONFIG, SITE
 
@@ -242,3 +249,23 @@ def test_the_write_path_stores_an_article_once_and_counts_a_repeat(fresh_db: Arc
                              kind="http"))
     assert [(row["url"], row["kind"]) for row in fresh_db.failures()] == [(DUE_URL, "http")]
     assert writer.counts == RunCounts(new=1, unchanged=1, failed=1)
+
+
+def test_the_sites_verdict_comes_from_the_crawls_stats(tmp_path: Path) -> None:
+    crawler = get_crawler(JiangsuSpider, settings(tmp_path / "archive.db"))
+    pipeline = ArchivePipeline.from_crawler(crawler)
+    stats = crawler.stats
+    assert stats is not None
+    stats.set_value("downloader/request_count", 10)
+    stats.set_value("downloader/exception_type_count/twisted.internet.error.DNSLookupError", 8)
+    stats.set_value(SITE_FAILURES, 8)
+    stats.set_value(PAGES_READ, 2)
+    assert pipeline.site_verdict("finished") == (
+        "could not reach js.people.com.cn: DNS lookup failed for 8 of 10 requests")
+    stats.set_value(PAGES_READ, 9)  # retries of a few bad pages outnumber the good ones
+    assert pipeline.site_verdict("finished") == ""
+    stats.set_value(HALT_STREAK, 5)
+    stats.set_value(BLOCKED_PAGES, 5)
+    assert pipeline.site_verdict(BLOCKED).startswith(
+        "js.people.com.cn is refusing this crawler: 5 pages in a row were refused "
+        "(a block page for 5 of 10 requests)")

@@ -43,6 +43,14 @@ BLOCKED = "blocked"
 #: the IgnoreRequest message of a request dropped because the crawl is stopping
 #: (crawler.middlewares.HaltMiddleware)
 HALTED = "not fetched: the crawl is stopping"
+#: the crawl's stats the run's verdict is drawn from (crawler/pipelines.py): pages the
+#: site answered with a block page (with HTTP 200); pages read (list pages whole,
+#: article pages parsed) and requests that in the end failed for the site's sake
+#: (unreachable, refused); the refusals in a row that stopped the crawl
+BLOCKED_PAGES = "pdarchive/blocked_pages"
+PAGES_READ = "pdarchive/pages_read"
+SITE_FAILURES = "pdarchive/site_failures"
+HALT_STREAK = "pdarchive/blocked_streak"
 #: how much of a page's end is searched for its closing tag
 _TAIL_BYTES = 4096
 
@@ -111,16 +119,8 @@ class JiangsuSpider(ConfiguredSpider):
         self.listed: dict[tuple[str, bool], set[str]] = {}
         #: blocked answers in a row (HTTP 403/429/503, block pages)
         self.block_streak = 0
-        #: pages the site answered with a block page (with HTTP 200)
-        self.blocked_pages = 0
         #: the crawl is stopping (the site kept refusing it): nothing more is fetched
         self.halted = False
-        #: the refusals in a row that made it stop
-        self.halt_streak = 0
-        #: pages read (list pages whole, article pages parsed), and requests that in
-        #: the end failed for the site's sake (unreachable, refused): the run's verdict
-        self.pages_read = 0
-        self.site_failures = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> JiangsuSpider:
@@ -259,14 +259,14 @@ class JiangsuSpider(ConfiguredSpider):
         if problem is not None:
             kind, reason = problem
             if kind == "blocked":
-                self.blocked_pages += 1
-                self.site_failures += 1
+                self._count(BLOCKED_PAGES)
+                self._count(SITE_FAILURES)
                 self._blocked()
             self._walk_ended(column, True)  # recorded: resumed there by the next crawl
             yield FailureItem(url, "list", reason, response.status, None, column, kind=kind)
             return
         self.block_streak = 0
-        self.pages_read += 1
+        self._count(PAGES_READ)
         seen = self.listed.setdefault((column, stop_early), set())
         new_ids = {article.article_id for article in listed} - seen
         if listed and not new_ids - self.listed.get((column, not stop_early), set()):
@@ -386,8 +386,8 @@ class JiangsuSpider(ConfiguredSpider):
             parsed = await self.parser.parse(response.body, response.url, content_type)
         except ParseRefused as refusal:
             if refusal.kind == "blocked":
-                self.blocked_pages += 1
-                self.site_failures += 1
+                self._count(BLOCKED_PAGES)
+                self._count(SITE_FAILURES)
                 self._blocked()
             for output in self._give_up(item, article, edition, FailureItem(
                     url, "parse", f"{refusal.kind}: {refusal.reason}",
@@ -396,7 +396,7 @@ class JiangsuSpider(ConfiguredSpider):
                 yield output
             return
         self.block_streak = 0
-        self.pages_read += 1
+        self._count(PAGES_READ)
         if parsed.record["article_id"] != article.article_id:
             for output in self._give_up(item, article, edition, FailureItem(
                     url, "parse", f"page says article {parsed.record['article_id']}"
@@ -450,6 +450,9 @@ class JiangsuSpider(ConfiguredSpider):
         chain = list(request.meta.get("redirect_urls", []))
         return [*chain[1:], request.url] if chain else []
 
+    def _count(self, key: str) -> None:
+        self.crawler.stats.inc_value(key)
+
     def _blocked(self) -> None:
         """The site refused a page: slow down, and after ``max_blocked`` refusals in a
         row stop the run (hammering a site that is blocking us only prolongs the ban)."""
@@ -458,10 +461,9 @@ class JiangsuSpider(ConfiguredSpider):
         if config.max_blocked and self.block_streak >= config.max_blocked:
             if not self.halted:
                 self.halted = True
-                self.halt_streak = self.block_streak
                 logger.info("the site refused %d pages in a row: stopping the crawl",
                             self.block_streak)
-                self.crawler.stats.set_value("pdarchive/blocked_streak", self.block_streak)
+                self.crawler.stats.set_value(HALT_STREAK, self.block_streak)
                 deferred_from_coro(self.crawler.engine.close_spider_async(reason=BLOCKED))
             return
         pause = min(config.blocked_pause * 2 ** (self.block_streak - 1), config.blocked_pause_max)
@@ -521,7 +523,7 @@ class JiangsuSpider(ConfiguredSpider):
         else:
             kind, reason = self._fetch_reason(failure)
         if kind in ("blocked", "dns", "connection", "timeout"):
-            self.site_failures += 1
+            self._count(SITE_FAILURES)
         if kind == "blocked":
             self._blocked()
         kwargs = request.cb_kwargs
