@@ -29,7 +29,7 @@ from twisted.python.failure import Failure
 from archive.store import FetchedPage, utc_now
 from crawler.config import Config, load_config
 from crawler.items import ArticleItem, FailureItem, ListPageItem, ParsedPageResult
-from crawler.job import CrawlJob, plan_job
+from crawler.job import CrawlJob, ScopeError, plan_job
 from crawler.parse import ParsedPage, ParseRefused
 from crawler.parse.notices import notice_refusal
 from crawler.parse.urls import LAST_UNDATED_DAY, ArticleUrl, parse_article_url, parse_list_url
@@ -98,6 +98,9 @@ class JiangsuSpider(ConfiguredSpider):
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if job is not None:
+            if not isinstance(job, CrawlJob):  # ``-a job=…``: spider arguments are text
+                raise ScopeError("job is planned, not given as a spider argument: give "
+                                 "the scope (-a column=…, -a edition=…) instead")
             self.job = job
         if config is not None:
             self.use_config(config)
