@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -269,3 +270,61 @@ def test_the_sites_verdict_comes_from_the_crawls_stats(tmp_path: Path) -> None:
     assert pipeline.site_verdict(BLOCKED).startswith(
         "js.people.com.cn is refusing this crawler: 5 pages in a row were refused "
         "(a block page for 5 of 10 requests)")
+
+
+# -- the distributed crawl's side ----------------------------------------------------------
+
+class _Frontier:
+    """What a worker spider tells the frontier of its walks, recorded."""
+
+    def __init__(self) -> None:
+        self.walks: list[tuple[str, bool, bool]] = []
+
+    def report_walk(self, column: str, complete: bool, *, overwrite: bool = True) -> None:
+        self.walks.append((column, complete, overwrite))
+
+
+def test_a_worker_reports_each_walks_verdict_explicitly() -> None:
+    from crawler.spiders.worker import JiangsuWorkerSpider
+
+    spider = JiangsuWorkerSpider(job=CrawlJob(plan_scope(CONFIG)), config=CONFIG)
+    frontier = _Frontier()
+    spider.worker = SimpleNamespace(frontier=frontier)  # type: ignore[assignment]
+    spider._walk_ended("360300", True)
+    spider._walk_ended("360300", True)  # said once: another worker may have said "not"
+    spider._walk_ended("360300", False)  # "not complete" always wins
+    assert frontier.walks == [("360300", True, False), ("360300", False, True)]
+    assert spider.walk_complete == {"360300": False}
+
+
+def test_seed_puts_the_job_in_redis_and_a_worker_reads_the_same_job(crawled_db: Archive,
+                                                                   tmp_path: Path) -> None:
+    pytest.importorskip("scrapy_redis")
+    from crawler import frontier as keys
+    from crawler.distributed import seed
+    from crawler.frontier import Frontier
+    from crawler.spiders.worker import JiangsuWorkerSpider
+    from tests.redis_server import REDIS_SERVER, RedisServer
+
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed")
+    planned = read_job(crawled_db, plan_scope(CONFIG))
+    with RedisServer(tmp_path / "redis") as server:
+        result = seed(redis_url=server.url, db=crawled_db.path, config_path=CRAWL_CONFIG,
+                      columns=None, editions=None, max_list_pages=None, full=False)
+        assert result.requests == 3  # list page 1, the walk resumed at page 3, one retry
+        shared = Frontier.connect(server.url)
+        data = shared.job()
+        assert data is not None and data["id"] == result.job["id"]
+        assert shared.members(keys.KNOWN) == planned.known
+        spider = JiangsuWorkerSpider(config=CONFIG)
+        spider.worker = SimpleNamespace(  # type: ignore[assignment]
+            frontier=shared, job_started=lambda: None)
+        spider.use_job(data["id"])
+        shared.client.close()
+    job = spider.job
+    assert job.scope == planned.scope
+    assert (job.known, job.backing_off) == (planned.known, planned.backing_off)
+    assert (job.may_stop_early, job.column_counts) == (planned.may_stop_early,
+                                                       planned.column_counts)
+    assert spider.dead_after == 30.0
