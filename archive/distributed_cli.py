@@ -91,7 +91,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
     except JobRunning as error:
         print(f"pdarchive: {error}", file=sys.stderr)
         return EXIT_LOCKED
-    except ValueError as error:  # an unknown edition, no column to crawl
+    except ValueError as error:  # a scope that cannot be crawled (ScopeError)
         raise UsageError(str(error)) from error
     print(result.summary(), file=sys.stderr)
     return EXIT_OK

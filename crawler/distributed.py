@@ -1,8 +1,9 @@
 """A distributed crawl: workers on scrapy-redis's shared frontier, one ingest writing.
 
-``pdarchive seed`` starts a job: it reads the archive as a local crawl would (known
-articles, failures due, which column walks may stop early), puts that state and the
-first requests (each column's first list page, failed pages due again) into Redis.
+``pdarchive seed`` starts a job: it plans it as a local crawl does (crawler/job.py:
+known articles, failures due, which column walks may stop early), and puts its JSON
+form and its first requests (each column's first list page, failed pages due again)
+into Redis.
 ``pdarchive crawl --redis URL`` runs a worker: the ``jiangsu_worker`` spider with
 scrapy-redis's scheduler and duplicate filter, so every worker takes requests from,
 and adds requests to, the same queue, and no URL is requested twice in a job. Workers
@@ -23,7 +24,6 @@ up where the dead one stopped.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 import os
@@ -31,7 +31,6 @@ import secrets
 import socket
 import time
 import warnings
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -47,13 +46,13 @@ from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
-from archive.store import utc_now
+from archive.store import Archive, utc_now
 from crawler import frontier as keys
 from crawler import itemcodec
 from crawler.config import load_config
 from crawler.frontier import Frontier, JobRunning
 from crawler.items import ArticleItem
-from crawler.spiders.jiangsu import JiangsuSpider
+from crawler.job import CrawlJob, plan_scope, read_job
 
 if TYPE_CHECKING:
     from crawler.spiders.worker import JiangsuWorkerSpider
@@ -63,39 +62,12 @@ logger = logging.getLogger(__name__)
 # a spider argument): warnings for its maintainers, noise for a user.
 warnings.filterwarnings("ignore", category=ScrapyDeprecationWarning, module=r"scrapy_redis\.")
 
-#: the spider attributes a job carries from ``seed`` (where JiangsuSpider._configure
-#: derived them from the archive, as for a local crawl) to every worker
-JOB_FIELDS = ("columns", "editions", "max_list_pages", "full", "since", "until",
-              "may_stop_early", "column_counts")
 #: seconds without a heartbeat after which a worker counts as dead (``seed --dead-after``)
 DEFAULT_DEAD_AFTER = 30.0
 #: seconds a worker waits, with the frontier empty and nothing in flight, before leaving
 DEFAULT_IDLE_TIMEOUT = 30.0
 #: the close reason of a worker that could not write to Redis
 REDIS_FAILED = "redis_error"
-
-
-class WalkReport(dict[str, bool]):
-    """A worker's ``walk_complete``: each column's verdict also goes to Redis.
-
-    One column's list walk passes through many workers (page 1 here, page 2 there);
-    the worker that parses its last page decides, and ingest records the verdict in
-    the run, as ArchivePipeline does for a local crawl.
-    """
-
-    def __init__(self, frontier: Frontier) -> None:
-        super().__init__()
-        self.frontier = frontier
-
-    def __setitem__(self, column: str, complete: bool) -> None:
-        super().__setitem__(column, complete)
-        self.frontier.report_walk(column, complete)
-
-    def setdefault(self, column: str, complete: bool = False) -> bool:  # type: ignore[override]
-        if column not in self:
-            super().__setitem__(column, complete)
-            self.frontier.report_walk(column, complete, overwrite=False)
-        return self[column]
 
 
 class FrontierScheduler(Scheduler):
@@ -406,51 +378,48 @@ class SeedResult:
                 f"articles{' (none: --full)' if job['full'] else ''}")
 
 
-def _collect(requests: AsyncIterator[Any]) -> list[Request]:
-    async def collect() -> list[Request]:
-        return [request async for request in requests]
-
-    return asyncio.run(collect())
-
-
 def seed(*, redis_url: str, db: Path, config_path: Path | None, columns: list[str] | None,
          editions: list[str] | None, max_list_pages: int | None, full: bool,
          since: str | None = None, until: str | None = None,
          dead_after: float = DEFAULT_DEAD_AFTER) -> SeedResult:
     """Start a job on the frontier at ``redis_url`` for the archive at ``db``.
 
-    The job's first requests and incremental state are exactly what a local crawl of
-    ``db`` would start from: JiangsuSpider's own ``_configure`` and ``start()`` make them.
-    Raises JobRunning while the previous job has work left.
+    The job is planned as a local crawl of ``db`` plans it (``plan_job``), and its
+    first requests are the ones a local crawl starts with, made by the worker spider
+    (given the job) so that their callbacks are its own. In Redis: the job's JSON form
+    (its scope and what walks decide by, plus what ingest needs), its known and
+    backing-off articles as sets. Raises ScopeError on a scope that cannot be
+    crawled, JobRunning while the previous job has work left.
     """
     from crawler.spiders.worker import JiangsuWorkerSpider
 
     config = load_config(config_path)
+    scope = plan_scope(config, columns=columns, editions=editions,
+                       max_list_pages=max_list_pages, full=full, since=since, until=until)
     frontier = Frontier.connect(redis_url)
     if frontier.job() is not None and not frontier.snapshot().drained:
         raise JobRunning(frontier._busy_message())  # the message start_job gives
-    spider = JiangsuWorkerSpider(column=columns, edition=editions,
-                                 max_list_pages=max_list_pages, full=full, since=since,
-                                 until=until)
-    JiangsuSpider._configure(spider, config, str(db))  # a local crawl's state
+    archive = Archive(db)
     try:
-        job = {"id": secrets.token_hex(6), "seeded_at": utc_now(), "config": config.source,
-               "dead_after": dead_after, "failure_retry_after": config.failure_retry_after,
-               "failure_retry_max": config.failure_retry_max,
-               # the largest page body ingest inflates: what a worker may download
-               "max_response_bytes": config.max_response_bytes,
-               "topics": config.extra.get("topics") or {},
-               **{name: getattr(spider, name) for name in JOB_FIELDS}}
-        spider.job_id = job["id"]
-        requests = _collect(JiangsuSpider.start(spider))
+        crawl_job = read_job(archive, scope)
     finally:
-        spider.archive.close()
+        archive.close()
+    job = {"id": secrets.token_hex(6), "seeded_at": utc_now(), "config": config.source,
+           "dead_after": dead_after, "failure_retry_after": config.failure_retry_after,
+           "failure_retry_max": config.failure_retry_max,
+           # the largest page body ingest inflates: what a worker may download
+           "max_response_bytes": config.max_response_bytes,
+           "topics": config.extra.get("topics") or {},
+           **crawl_job.to_json(state=CrawlJob.FRONTIER_FIELDS)}
+    spider = JiangsuWorkerSpider(job=crawl_job, config=config)
+    spider.job_id = job["id"]
+    requests = list(spider.first_requests())
     queue = InFlightQueue(frontier.client, spider, keys.REQUESTS)
     fingerprints = RFPDupeFilter(frontier.client, keys.DUPEFILTER)
     frontier.start_job(job, [queue.entry(request) for request in requests],
                        [fingerprints.request_fingerprint(request) for request in requests],
-                       spider.known, spider.backing_off)
-    return SeedResult(job, len(requests), 0 if full else len(spider.known))
+                       crawl_job.known, crawl_job.backing_off)
+    return SeedResult(job, len(requests), 0 if full else len(crawl_job.known))
 
 
 # -- a worker ---------------------------------------------------------------------

@@ -5,13 +5,20 @@ What it hands on, to Scrapy's feed exports (``scrapy crawl jiangsu -O out.jsonl`
 JSON record ``pdarchive export`` writes), not the item: that carries the raw pages as
 bytes, which no feed format can hold. Failures and list pages are the archive's
 business only and are dropped here, quietly (DEBUG), once stored.
+
+The pipeline opens the archive itself, from its settings (``PDARCHIVE_DB``, and
+``PDARCHIVE_CONFIG`` for the topics and the failures' backoff), and closes it when the
+run is recorded. From the spider it reads only the crawl's job (what the run records
+it took) and which column walks completed (``CrawlingSpider``); what the site did
+(pages read, refused, unreachable) it reads from the crawl's stats.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-from typing import Any, cast
+from pathlib import Path
+from typing import Any, Protocol, cast
 
 from scrapy import signals
 from scrapy.crawler import Crawler
@@ -21,8 +28,17 @@ from scrapy.utils.defer import deferred_from_coro
 from archive.export import export_record
 from archive.store import Archive, storage_problem
 from archive.topics import topics_from_config
+from crawler.config import load_config
 from crawler.items import ArticleItem
-from crawler.spiders.jiangsu import BLOCKED, BLOCKING_STATUSES, JiangsuSpider
+from crawler.job import CrawlJob
+from crawler.spiders.jiangsu import (
+    BLOCKED,
+    BLOCKED_PAGES,
+    BLOCKING_STATUSES,
+    HALT_STREAK,
+    PAGES_READ,
+    SITE_FAILURES,
+)
 from crawler.writer import ItemWriter
 
 #: the spider's close reason when the archive cannot be written (disk full, …)
@@ -45,10 +61,23 @@ _DOWNLOAD_ERRORS = {
 logger = logging.getLogger(__name__)
 
 
+class CrawlingSpider(Protocol):
+    """What the pipeline reads of the spider (crawler/spiders/jiangsu.py)."""
+
+    #: the crawl's scope, recorded in the run
+    job: CrawlJob
+    #: column → its list walk completed
+    walk_complete: dict[str, bool]
+
+
 class ArchivePipeline:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         self.stats = crawler.stats
+        settings = crawler.settings
+        self.db = settings.get("PDARCHIVE_DB") or "archive.db"
+        self.config = load_config(settings.get("PDARCHIVE_CONFIG"))
+        self.archive: Archive | None = None
         self.run_id: int | None = None
         #: why the archive could not be written; once set, nothing more is written
         self.storage_error = ""
@@ -62,46 +91,51 @@ class ArchivePipeline:
         return pipeline
 
     @property
-    def spider(self) -> JiangsuSpider:
-        return cast(JiangsuSpider, self.crawler.spider)
+    def spider(self) -> CrawlingSpider:
+        return cast(CrawlingSpider, self.crawler.spider)
 
     def open_spider(self) -> None:
-        spider = self.spider
-        self.archive: Archive = spider.archive
+        scope = self.spider.job.scope
         try:
+            self.archive = Archive(self.db)
             self.run_id = self.archive.start_run({
-                "editions": spider.editions, "max_list_pages": spider.max_list_pages,
-                "full": spider.full, "config": spider.config.source,
-            }, columns=spider.columns)
+                "editions": list(scope.editions), "max_list_pages": scope.max_list_pages,
+                "full": scope.full, "config": self.config.source,
+            }, columns=list(scope.columns))
         except sqlite3.Error as error:
             self._unwritable(error)
             raise CloseSpider(UNWRITABLE) from error
         self.stats.set_value("pdarchive/run_id", self.run_id)
         self.writer = ItemWriter(
-            self.archive, self.run_id, retry_after=spider.config.failure_retry_after,
-            retry_max=spider.config.failure_retry_max,
+            self.archive, self.run_id, retry_after=self.config.failure_retry_after,
+            retry_max=self.config.failure_retry_max,
             on_count=self._count,
-            topics=topics_from_config(spider.config.extra))
+            topics=topics_from_config(self.config.extra))
+
+    @property
+    def _archive(self) -> Archive:
+        assert self.archive is not None, "open_spider opens the archive"
+        return self.archive
 
     def _count(self, key: str) -> None:
         """Count in the crawl's stats, and in the run row inside the item's own
         transaction (process_item): a crawl killed with ``kill -9`` leaves true counts."""
         self.stats.inc_value(f"pdarchive/{key}")
-        self.archive.count_in_run(self.run_id, key)
+        self._archive.count_in_run(self.run_id, key)
 
     def _unwritable(self, error: sqlite3.Error) -> None:
         """Remember why writing failed; every transaction before this one is whole."""
-        self.storage_error = storage_problem(error, self.archive.path)
+        self.storage_error = storage_problem(error, Path(self.db))
         logger.error("cannot write the archive, stopping the crawl: %s", self.storage_error)
 
     def process_item(self, item: Any) -> dict[str, Any]:
         if self.storage_error:  # the crawl is closing; the items still in flight are lost
             raise DropItem("not stored: the archive cannot be written", log_level="DEBUG")
         try:
-            with self.archive.transaction():  # the item and its counts, together
+            with self._archive.transaction():  # the item and its counts, together
                 self.writer.write(item)
             # the article as archived (for an incomplete one, the version stored before)
-            stored = (self.archive.article(item.article_id)
+            stored = (self._archive.article(item.article_id)
                       if isinstance(item, ArticleItem) else None)
         except sqlite3.Error as error:
             # A full disk, a file made read-only or damaged under the crawl: going on
@@ -119,7 +153,7 @@ class ArchivePipeline:
         downloaded (DNS, refused connections, timeouts) or were refused (HTTP
         403/429/503, block pages), or the spider stopped on blocks in a row."""
         stats = self.stats.get_stats()
-        host = self.spider.config.base_url.split("://", 1)[-1].split("/", 1)[0]
+        host = self.config.base_url.split("://", 1)[-1].split("/", 1)[0]
         total = int(stats.get("downloader/request_count") or 0)
         errors: dict[str, int] = {}
         prefix = "downloader/exception_type_count/"
@@ -130,7 +164,7 @@ class ArchivePipeline:
                     errors[words] = errors.get(words, 0) + int(count)
         blocked = {f"HTTP {status}": int(stats.get(f"downloader/response_status_count/{status}")
                                          or 0) for status in BLOCKING_STATUSES}
-        blocked["a block page"] = self.spider.blocked_pages
+        blocked["a block page"] = int(stats.get(BLOCKED_PAGES) or 0)
         blocked = {what: count for what, count in blocked.items() if count}
         unreachable, refused = sum(errors.values()), sum(blocked.values())
 
@@ -139,12 +173,12 @@ class ArchivePipeline:
                              sorted(counts.items(), key=lambda item: -item[1]))
 
         if reason == BLOCKED:
-            return (f"{host} is refusing this crawler: {self.spider.halt_streak} pages in a "
+            return (f"{host} is refusing this crawler: {stats.get(HALT_STREAK)} pages in a "
                     f"row were refused ({detail(blocked) or 'block pages'}); the crawl stopped "
                     "and the next one resumes where it stopped (raise delay?)")
         if not total or unreachable + refused <= UNREACHABLE_SHARE * total:
             return ""
-        if self.spider.pages_read > self.spider.site_failures:
+        if int(stats.get(PAGES_READ) or 0) > int(stats.get(SITE_FAILURES) or 0):
             return ""  # retries of a few bad pages outnumber the good ones, not more
         if unreachable >= refused:
             return f"could not reach {host}: {detail(errors)}"
@@ -161,13 +195,13 @@ class ArchivePipeline:
             self.stats.set_value("pdarchive/failure", "site")
         elif self.run_id is not None:
             status, message = self.writer.verdict(reason)
-        complete = [column for column in self.spider.columns
+        complete = [column for column in self.spider.job.scope.columns
                     if self.spider.walk_complete.get(column)]
         if self.run_id is not None:
             try:
                 counts = self.writer.counts
                 counts.requests = int(self.stats.get_value("downloader/request_count") or 0)
-                self.archive.finish_run(self.run_id, counts, status, message,
+                self._archive.finish_run(self.run_id, counts, status, message,
                                         complete if status in ("finished", "warning") else [])
             except sqlite3.Error as error:
                 # With the disk full even this may fail: the next crawl marks the run
@@ -177,4 +211,6 @@ class ArchivePipeline:
                     status, message = "failed", self.storage_error
         self.stats.set_value("pdarchive/status", status)
         self.stats.set_value("pdarchive/message", message)
-        self.archive.close()  # the spider opened it; the run's last write is this one
+        if self.archive is not None:
+            self.archive.close()  # the run's last write is this one
+            self.archive = None

@@ -14,6 +14,7 @@ from scrapy.utils.ossignal import install_shutdown_handlers
 from archive.locking import crawl_lock
 from archive.store import Archive
 from crawler.config import load_config
+from crawler.job import plan_scope, read_job
 from crawler.spiders.jiangsu import JiangsuSpider
 
 #: seconds a crawl stopping on Ctrl-C or SIGTERM waits for the pages in flight before
@@ -85,19 +86,22 @@ def run_crawl(*, db: Path, config_path: Path | None, columns: list[str] | None,
               editions: list[str] | None, max_list_pages: int | None, full: bool,
               log_level: str = "WARNING", since: str | None = None, until: str | None = None,
               max_articles: int | None = None) -> CrawlResult:
-    load_config(config_path)  # a bad config is a usage error before anything starts
+    # A bad config or scope is a usage error before anything starts (ConfigError).
+    scope = plan_scope(load_config(config_path), columns=columns, editions=editions,
+                       max_list_pages=max_list_pages, full=full, since=since, until=until,
+                       max_articles=max_articles)
     with crawl_lock(db):
-        # Likewise an unusable archive (damaged, read-only); creates a new one.
+        # Likewise an unusable archive (damaged, read-only); creates a new one. Read
+        # whole once, then what the crawl starts from (the job) is read from it.
         archive = Archive(db)
         try:
             archive.check_integrity()
+            job = read_job(archive, scope)
         finally:
             archive.close()
         process = CrawlerProcess(crawl_settings(db, config_path, log_level))
         crawler = process.create_crawler(JiangsuSpider)
-        process.crawl(crawler, column=columns, edition=editions,
-                      max_list_pages=max_list_pages, full=full, since=since, until=until,
-                      max_articles=max_articles)
+        process.crawl(crawler, job=job)
         _stop_on_signals(process)
         process.start(install_signal_handlers=False)
         stats = crawler.stats.get_stats() if crawler.stats else {}

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from archive.store import Archive
 from tests.replay import ReplayServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -29,6 +30,14 @@ def load_manifest() -> dict[str, Any]:
 def replay() -> Iterator[ReplayServer]:
     with ReplayServer(SITE) as server:
         yield server
+
+
+@pytest.fixture
+def fresh_db(tmp_path: Path) -> Iterator[Archive]:
+    """A new, empty archive: real SQLite in the test's directory."""
+    archive = Archive(tmp_path / "archive.db")
+    yield archive
+    archive.close()
 
 
 @pytest.fixture(scope="session")

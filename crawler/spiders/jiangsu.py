@@ -3,6 +3,11 @@
 Run as ``scrapy crawl jiangsu`` (``-a column=360300 -a edition=big5
 -a max_list_pages=3 -a full=1``, ``-s PDARCHIVE_DB=… -s PDARCHIVE_CONFIG=…``) or
 as ``pdarchive crawl``; both run this spider with the same settings.
+
+The spider is given a crawl job (crawler/job.py: the scope and the archive's state
+it starts from), planned before Scrapy starts, and never opens the archive; started
+with spider arguments and no job, it plans one from its settings in ``from_crawler``.
+See docs/ARCHITECTURE.md, steps 2 to 7.
 """
 
 from __future__ import annotations
@@ -21,23 +26,15 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import deferred_from_coro
 from twisted.python.failure import Failure
 
-from archive.store import Archive, FetchedPage, utc_now
+from archive.store import FetchedPage, utc_now
 from crawler.config import Config, load_config
 from crawler.items import ArticleItem, FailureItem, ListPageItem, ParsedPageResult
+from crawler.job import CrawlJob, ScopeError, plan_job
 from crawler.parse import ParsedPage, ParseRefused
 from crawler.parse.notices import notice_refusal
 from crawler.parse.urls import LAST_UNDATED_DAY, ArticleUrl, parse_article_url, parse_list_url
 from crawler.parser_pool import ParserPool, worker_count
 from crawler.spiders.base import ConfiguredSpider
-
-
-def _split(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        return [str(item) for item in value]
-    return [part.strip() for part in str(value).split(",") if part.strip()]
-
 
 #: HTTP statuses that mean "the site will not serve this crawler now"
 BLOCKING_STATUSES = (403, 429, 503)
@@ -46,6 +43,14 @@ BLOCKED = "blocked"
 #: the IgnoreRequest message of a request dropped because the crawl is stopping
 #: (crawler.middlewares.HaltMiddleware)
 HALTED = "not fetched: the crawl is stopping"
+#: the crawl's stats the run's verdict is drawn from (crawler/pipelines.py): pages the
+#: site answered with a block page (with HTTP 200); pages read (list pages whole,
+#: article pages parsed) and requests that in the end failed for the site's sake
+#: (unreachable, refused); the refusals in a row that stopped the crawl
+BLOCKED_PAGES = "pdarchive/blocked_pages"
+PAGES_READ = "pdarchive/pages_read"
+SITE_FAILURES = "pdarchive/site_failures"
+HALT_STREAK = "pdarchive/blocked_streak"
 #: how much of a page's end is searched for its closing tag
 _TAIL_BYTES = 4096
 
@@ -81,92 +86,96 @@ class JiangsuSpider(ConfiguredSpider):
     name = "jiangsu"
     parser: ParserPool
 
-    def __init__(self, column: Any = None, edition: Any = None, max_list_pages: Any = None,
-                 full: Any = False, since: str | None = None, until: str | None = None,
-                 max_articles: Any = None, **kwargs: Any) -> None:
+    #: what this crawl takes and what the archive held when it was planned
+    job: CrawlJob
+    #: the configuration (PDARCHIVE_CONFIG): the site, how to treat refusals, parsers
+    config: Config
+    allowed_domains: list[str]
+
+    def __init__(self, job: CrawlJob | None = None, column: Any = None, edition: Any = None,
+                 max_list_pages: Any = None, full: Any = False, since: Any = None,
+                 until: Any = None, max_articles: Any = None, *, config: Config | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._column_arg = _split(column)
-        self._edition_arg = _split(edition)
-        self._max_list_pages_arg = max_list_pages
-        self.full = str(full).lower() in ("1", "true", "yes", "on")
-        #: publication days (YYYY-MM-DD) outside which articles are not fetched
-        self.since = since or None
-        self.until = until or None
-        self.max_articles = int(max_articles) if max_articles not in (None, "") else 0
+        if job is not None:
+            if not isinstance(job, CrawlJob):  # ``-a job=…``: spider arguments are text
+                raise ScopeError("job is planned, not given as a spider argument: give "
+                                 "the scope (-a column=…, -a edition=…) instead")
+            self.job = job
+        if config is not None:
+            self.use_config(config)
+        #: the scope asked for as spider arguments (``scrapy crawl jiangsu -a …``),
+        #: planned in from_crawler when no job is given
+        self.scope_arguments = {
+            name: value for name, value in (
+                ("columns", column), ("editions", edition), ("max_list_pages", max_list_pages),
+                ("full", full), ("since", since), ("until", until),
+                ("max_articles", max_articles))
+            if value is not None and value is not False and value not in ("", [], ())}
+        #: the article ids this crawl has asked for
+        self.scheduled: set[str] = set()
+        #: column → its list walk reached the end or the known articles
+        self.walk_complete: dict[str, bool] = {}
         #: (column, walk) → the article ids the walk's list pages listed so far (walk
         #: True: from page 1, stopping at known articles; False: a resumed one): a list
         #: page that adds none ends the walk (a pager that repeats itself)
         self.listed: dict[tuple[str, bool], set[str]] = {}
-        #: archived article → the editions it has pages of, or is known to lack
-        self.held_editions: dict[str, set[str]] = {}
         #: blocked answers in a row (HTTP 403/429/503, block pages)
         self.block_streak = 0
-        #: pages the site answered with a block page (with HTTP 200)
-        self.blocked_pages = 0
         #: the crawl is stopping (the site kept refusing it): nothing more is fetched
         self.halted = False
-        #: the refusals in a row that made it stop
-        self.halt_streak = 0
-        #: pages read (list pages whole, article pages parsed), and requests that in
-        #: the end failed for the site's sake (unreachable, refused): the run's verdict
-        self.pages_read = 0
-        self.site_failures = 0
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> JiangsuSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider._configure(load_config(crawler.settings.get("PDARCHIVE_CONFIG")),
-                          crawler.settings.get("PDARCHIVE_DB"))
+        if not hasattr(spider, "config"):
+            spider.use_config(load_config(crawler.settings.get("PDARCHIVE_CONFIG")))
+        if not hasattr(spider, "job"):
+            spider.plan(crawler)
         spider.parser = ParserPool(worker_count(spider.config.parse_workers))
         crawler.signals.connect(spider.parser.close, signal=signals.spider_closed)
         return spider
 
-    def _configure(self, config: Config, db_path: str) -> None:
+    def use_config(self, config: Config) -> None:
         self.config = config
-        self.columns = self._column_arg or [column.id for column in config.default_columns()]
-        if not self.columns:
-            raise ValueError("no column to crawl: give --column or mark one default in config")
-        self.editions = self._edition_arg or list(config.editions)
-        unknown = set(self.editions) - {"gb", "big5"}
-        if unknown:
-            raise ValueError(f"unknown edition {sorted(unknown)}: use gb or big5")
-        limit = self._max_list_pages_arg
-        self.max_list_pages = int(limit) if limit not in (None, "") else config.max_list_pages
-        self.archive = Archive(db_path)
-        self.known = self.archive.known_article_ids()
-        self.held_editions = self.archive.article_editions()
-        #: columns with archived articles that lack an edition now asked for: their
-        #: walk goes on past the known articles, which are fetched in that edition
-        lacking = self.archive.columns_lacking_editions(self.editions)
-        self.column_counts = self.archive.column_article_counts()
-        self.scheduled: set[str] = set()
-        #: articles whose failed pages still wait out their backoff: the list walk
-        #: leaves them alone (start() asks for them once they are due), unless --full
-        due = {failure["url"] for failure in self.archive.failures_due()}
-        self.backing_off = set() if self.full else {
-            failure["article_id"] for failure in self.archive.failures()
-            if failure["article_id"] and failure["url"] not in due}
-        #: may a column stop at the first list page holding a known article?
-        self.may_stop_early = {
-            column: (not self.full and column not in lacking
-                     and self.archive.column_walk_completed(column))
-            for column in self.columns
-        }
-        #: column → list pages where its last walks stopped at a recorded failure (a
-        #: block page, a page cut off, an error): the walk is resumed there, as well
-        #: as started again at page 1 for what is new (when it walks the whole list
-        #: from page 1 anyway, it passes them)
-        self.resume_pages: dict[str, list[int]] = {}
-        for column in self.columns:
-            pages = sorted({found[1] for failure in self.archive.list_failures(column)
-                            if (found := parse_list_url(failure["url"]))
-                            and found[0] == column and found[1] > 1})
-            if pages and self.may_stop_early[column]:
-                self.resume_pages[column] = pages[:1]
-        #: column → its list walk reached the end or the known articles
-        self.walk_complete: dict[str, bool] = {}
-        host = config.base_url.split("://", 1)[-1].split("/", 1)[0]
-        self.allowed_domains = [host]
+        self.allowed_domains = [config.base_url.split("://", 1)[-1].split("/", 1)[0]]
+
+    def plan(self, crawler: Crawler) -> None:
+        """Started with no job (``scrapy crawl jiangsu -a column=…``): plan one from
+        the spider arguments and the archive the settings name, as ``pdarchive crawl``
+        does before it starts Scrapy."""
+        self.job = plan_job(self.config, crawler.settings.get("PDARCHIVE_DB") or "archive.db",
+                            **self.scope_arguments)
+
+    # -- the job, read-only ---------------------------------------------------------
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.job.scope.columns
+
+    @property
+    def editions(self) -> tuple[str, ...]:
+        return self.job.scope.editions
+
+    @property
+    def max_list_pages(self) -> int:
+        return self.job.scope.max_list_pages
+
+    @property
+    def full(self) -> bool:
+        return self.job.scope.full
+
+    @property
+    def since(self) -> str | None:
+        return self.job.scope.since
+
+    @property
+    def until(self) -> str | None:
+        return self.job.scope.until
+
+    @property
+    def max_articles(self) -> int:
+        return self.job.scope.max_articles
 
     # -- list pages ---------------------------------------------------------------
 
@@ -174,17 +183,23 @@ class JiangsuSpider(ConfiguredSpider):
         name = "index.html" if page == 1 else f"index{page}.html"
         return f"{self.config.base_url}/GB/{column}/{name}"
 
-    async def start(self) -> AsyncIterator[Any]:
+    def first_requests(self) -> Iterator[scrapy.Request]:
+        """Each column's first list page, the list page where its last walk stopped
+        early (resumed without stopping at known articles), then the failed article
+        pages that are due again."""
         for column in self.columns:
             yield self._list_request(column, 1)
-            for page in self.resume_pages.get(column, []):
+            for page in self.job.resume_pages.get(column, ()):
                 # past an unfinished walk nothing was read: no stopping at known articles
                 yield self._list_request(column, page, stop_early=False)
-        for failure in self.archive.failures_due():
-            parsed = parse_article_url(failure["url"])
-            if parsed and parsed.column_id in self.columns:
-                for request in self._article_requests(parsed, retry=True):
-                    yield request
+        for url in self.job.retries:
+            parsed = parse_article_url(url)
+            if parsed:
+                yield from self._article_requests(parsed, retry=True)
+
+    async def start(self) -> AsyncIterator[Any]:
+        for request in self.first_requests():
+            yield request
 
     def _list_request(self, column: str, page: int, stop_early: bool = True) -> scrapy.Request:
         return scrapy.Request(self.list_url(column, page), callback=self.parse_list,
@@ -220,13 +235,13 @@ class JiangsuSpider(ConfiguredSpider):
         if refusal is not None:
             return refusal.kind, refusal.reason + resume
         if page == 1:
-            if not self.column_counts.get(column):
+            if not self.job.column_counts.get(column):
                 return None  # a column with nothing in it yet
             # A column that had articles now lists none: the list layout changed or
             # the site serves a stub. Say so loudly, and keep the last good list page.
             return "not_a_list", (
                 f"the list page links to no article (the archive holds "
-                f"{self.column_counts[column]} of column {column}): the list layout may "
+                f"{self.job.column_counts[column]} of column {column}): the list layout may "
                 "have changed")
         return "not_a_list", (f"list page {page} links to no article of column {column}: "
                               "not a list page" + resume)
@@ -247,14 +262,14 @@ class JiangsuSpider(ConfiguredSpider):
         if problem is not None:
             kind, reason = problem
             if kind == "blocked":
-                self.blocked_pages += 1
-                self.site_failures += 1
+                self._count(BLOCKED_PAGES)
+                self._count(SITE_FAILURES)
                 self._blocked()
             self._walk_ended(column, True)  # recorded: resumed there by the next crawl
             yield FailureItem(url, "list", reason, response.status, None, column, kind=kind)
             return
         self.block_streak = 0
-        self.pages_read += 1
+        self._count(PAGES_READ)
         seen = self.listed.setdefault((column, stop_early), set())
         new_ids = {article.article_id for article in listed} - seen
         if listed and not new_ids - self.listed.get((column, not stop_early), set()):
@@ -275,15 +290,15 @@ class JiangsuSpider(ConfiguredSpider):
             body=response.body, fetched_at=utc_now(), kind="list"))
         seen_known = False
         for parsed in listed:
-            if parsed.article_id in self.known:
+            if parsed.article_id in self.job.known:
                 seen_known = True
                 if not self.full and not self._lacks_edition(parsed.article_id):
                     continue
-            if parsed.article_id in self.backing_off or not self._in_scope(parsed):
+            if parsed.article_id in self.job.backing_off or not self._in_scope(parsed):
                 continue
             yield from self._article_requests(parsed)
 
-        if seen_known and stop_early and self.may_stop_early.get(column):
+        if seen_known and stop_early and self.job.may_stop_early.get(column):
             self._walk_ended(column, True)
             return
         if self._scope_exhausted(listed):
@@ -310,7 +325,7 @@ class JiangsuSpider(ConfiguredSpider):
     def _lacks_edition(self, article_id: str) -> bool:
         """Does an archived article lack an edition this crawl asks for (and was not
         found missing there)? Then it is fetched again, without ``--full``."""
-        held = self.held_editions.get(article_id)
+        held = self.job.held_editions.get(article_id)
         return held is not None and bool(set(self.editions) - held)
 
     def _in_scope(self, article: ArticleUrl) -> bool:
@@ -374,8 +389,8 @@ class JiangsuSpider(ConfiguredSpider):
             parsed = await self.parser.parse(response.body, response.url, content_type)
         except ParseRefused as refusal:
             if refusal.kind == "blocked":
-                self.blocked_pages += 1
-                self.site_failures += 1
+                self._count(BLOCKED_PAGES)
+                self._count(SITE_FAILURES)
                 self._blocked()
             for output in self._give_up(item, article, edition, FailureItem(
                     url, "parse", f"{refusal.kind}: {refusal.reason}",
@@ -384,7 +399,7 @@ class JiangsuSpider(ConfiguredSpider):
                 yield output
             return
         self.block_streak = 0
-        self.pages_read += 1
+        self._count(PAGES_READ)
         if parsed.record["article_id"] != article.article_id:
             for output in self._give_up(item, article, edition, FailureItem(
                     url, "parse", f"page says article {parsed.record['article_id']}"
@@ -438,6 +453,9 @@ class JiangsuSpider(ConfiguredSpider):
         chain = list(request.meta.get("redirect_urls", []))
         return [*chain[1:], request.url] if chain else []
 
+    def _count(self, key: str) -> None:
+        self.crawler.stats.inc_value(key)
+
     def _blocked(self) -> None:
         """The site refused a page: slow down, and after ``max_blocked`` refusals in a
         row stop the run (hammering a site that is blocking us only prolongs the ban)."""
@@ -446,10 +464,9 @@ class JiangsuSpider(ConfiguredSpider):
         if config.max_blocked and self.block_streak >= config.max_blocked:
             if not self.halted:
                 self.halted = True
-                self.halt_streak = self.block_streak
                 logger.info("the site refused %d pages in a row: stopping the crawl",
                             self.block_streak)
-                self.crawler.stats.set_value("pdarchive/blocked_streak", self.block_streak)
+                self.crawler.stats.set_value(HALT_STREAK, self.block_streak)
                 deferred_from_coro(self.crawler.engine.close_spider_async(reason=BLOCKED))
             return
         pause = min(config.blocked_pause * 2 ** (self.block_streak - 1), config.blocked_pause_max)
@@ -509,7 +526,7 @@ class JiangsuSpider(ConfiguredSpider):
         else:
             kind, reason = self._fetch_reason(failure)
         if kind in ("blocked", "dns", "connection", "timeout"):
-            self.site_failures += 1
+            self._count(SITE_FAILURES)
         if kind == "blocked":
             self._blocked()
         kwargs = request.cb_kwargs

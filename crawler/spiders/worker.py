@@ -3,8 +3,9 @@
 Run as ``pdarchive crawl --redis redis://HOST:PORT/DB`` or as
 ``scrapy crawl jiangsu_worker -s REDIS_URL=redis://HOST:PORT/DB`` (both with the same
 settings), after ``pdarchive seed`` started a job; see crawler/distributed.py. The
-spider's parsing is JiangsuSpider's; what differs is where its state comes from (the
-job in Redis, not the archive) and where requests and items go (Redis).
+spider's parsing is JiangsuSpider's; what differs is where its job comes from (Redis,
+where ``seed`` put its JSON form, not planned here), where requests and items go
+(Redis), and that each walk's verdict is reported to Redis too.
 
 Nothing from scrapy-redis or redis is imported at module level: Scrapy imports every
 spider module, and a crawl in one process must work without the ``redis`` extra.
@@ -19,7 +20,7 @@ import scrapy
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
-from crawler.config import Config
+from crawler.job import CrawlJob
 from crawler.spiders.jiangsu import JiangsuSpider
 
 if TYPE_CHECKING:
@@ -70,26 +71,22 @@ class JiangsuWorkerSpider(JiangsuSpider):
         from crawler.distributed import Worker
 
         spider = cast(JiangsuWorkerSpider, super().from_crawler(crawler, *args, **kwargs))
-        if (spider._column_arg or spider._edition_arg or spider._max_list_pages_arg
-                or spider.full or spider.since or spider.until or spider.max_articles):
-            raise ValueError("a worker crawls what the job says: give columns, editions "
-                             "and the crawl's scope to `pdarchive seed`")
         spider.worker = Worker.from_crawler(crawler)
         return spider
 
-    def _configure(self, config: Config, db_path: str) -> None:
-        """A worker's part of JiangsuSpider._configure: no archive (it may be on another
-        machine); the rest comes with the job (``use_job``)."""
-        self.config = config
-        host = config.base_url.split("://", 1)[-1].split("/", 1)[0]
-        self.allowed_domains = [host]
+    def plan(self, crawler: Crawler) -> None:
+        """No planning: a worker never opens the archive (it may be on another
+        machine); its job comes from Redis with its first request (``use_job``)."""
+        if self.scope_arguments:
+            raise ValueError("a worker crawls what the job says: give columns, editions "
+                             "and the crawl's scope to `pdarchive seed`")
 
     def use_job(self, job_id: str | None) -> None:
-        """Take the state of job ``job_id`` from Redis, unless already done: called for
-        every request taken from the frontier, before Scrapy processes it."""
+        """Take job ``job_id`` from Redis, unless already done: called for every
+        request taken from the frontier, before Scrapy processes it."""
         if job_id is None or job_id == self.job_id:
             return
-        from crawler import distributed, frontier
+        from crawler import frontier
 
         shared = self.worker.frontier
         job = shared.job()
@@ -99,14 +96,24 @@ class JiangsuWorkerSpider(JiangsuSpider):
             self.logger.error("a request of job %s during job %s: crawled as the latter",
                               job_id, job["id"])
         self.job_id = job["id"]
-        for name in distributed.JOB_FIELDS:
-            setattr(self, name, job[name])
+        self.job = CrawlJob.from_json(job, known=shared.members(frontier.KNOWN),
+                                      backing_off=shared.members(frontier.BACKING_OFF))
         self.dead_after = float(job["dead_after"])
-        self.known = shared.members(frontier.KNOWN)
-        self.backing_off = shared.members(frontier.BACKING_OFF)
         self.scheduled = set()
-        self.walk_complete = distributed.WalkReport(shared)
+        self.walk_complete = {}
         self.worker.job_started()
+
+    def _walk_ended(self, column: str, complete: bool) -> None:
+        """A walk's verdict, also in Redis: one column's list walk passes through many
+        workers (page 1 here, page 2 there); ingest records the verdicts in the run, as
+        ArchivePipeline does for a local crawl. "Complete" is only ever set where no
+        worker has said otherwise; "not complete" always wins."""
+        first = column not in self.walk_complete
+        super()._walk_ended(column, complete)
+        if not complete:
+            self.worker.frontier.report_walk(column, False)
+        elif first:
+            self.worker.frontier.report_walk(column, True, overwrite=False)
 
     async def start(self) -> AsyncIterator[Any]:
         """Nothing: ``pdarchive seed`` put the job's first requests in the frontier."""
