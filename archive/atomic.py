@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -12,10 +13,21 @@ from typing import IO, Any
 
 @contextmanager
 def _atomic_file(path: Path, mode: str, **options: Any) -> Iterator[IO[Any]]:
-    """A temporary file beside ``path``, renamed over it only when the block succeeds."""
+    """A temporary file beside ``path``, renamed over it only when the block succeeds.
+
+    SIGINT and SIGTERM wait while the temporary file is made: one arriving between
+    its creation and the moment the clean-up knows its name would leave it behind.
+    A signal held meanwhile is raised as the mask is restored, inside the clean-up.
+    """
     path = path.resolve()
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    temporary: str | None = None
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
+        try:
+            fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part",
+                                             dir=path.parent)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
         with os.fdopen(fd, mode, **options) as out:
             umask = os.umask(0)
             os.umask(umask)
@@ -25,7 +37,8 @@ def _atomic_file(path: Path, mode: str, **options: Any) -> Iterator[IO[Any]]:
             os.fsync(out.fileno())
         os.replace(temporary, path)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
         raise
 
 
