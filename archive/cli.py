@@ -409,7 +409,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as error:
         raise UsageError(
             f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from error
-    serve(args.db, sock)
+    serve(args.db, sock, [args.host, *(args.allow_host or [])])
     return EXIT_OK
 
 
@@ -706,7 +706,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8001,
                        help="port to listen on (default: 8001; 0: any free port)")
     serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (default: 127.0.0.1, this machine only)")
+                       help="address to listen on (default: 127.0.0.1, this machine only); "
+                            "requests must name it, or localhost, in their Host header")
+    serve.add_argument("--allow-host", action="append", metavar="NAME",
+                       help="also answer requests for this host name (repeatable), e.g. the "
+                            "name a proxy forwards; any other Host is refused (421)")
     serve.set_defaults(handler=cmd_serve)
     return parser
 

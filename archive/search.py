@@ -30,16 +30,21 @@ with ``«``/``»`` (JSON, and text not on a terminal) or bold colour on a termin
 from __future__ import annotations
 
 import json
+import math
 import re
+import threading
+import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
+
+import sqlite_utils
 
 from . import fulltext
 from .filters import Filters
-from .store import Archive
 from .textnorm import fold_with_offsets, normalise, run_terms
 
 #: default marks of ``snippet`` and ``highlight``
@@ -56,6 +61,13 @@ _FIRST_LOOK, _MARGIN = 400, 64
 OPERATORS = ("OR", "AND", "NOT")
 #: a quoted phrase (possibly excluded: -"..."), or a run of non-space characters
 _TOKEN = re.compile(r'(-?)"([^"]*)"|\S+')
+
+
+class Searchable(Protocol):
+    """What search needs of an archive (store.Archive, or a connection in a wrapper):
+    its sqlite-utils database."""
+
+    db: sqlite_utils.Database
 
 
 class QueryError(ValueError):
@@ -305,7 +317,7 @@ class Hit:
         return asdict(self)
 
 
-def _articles(archive: Archive, rowids: list[int]) -> dict[int, dict[str, Any]]:
+def _articles(archive: Searchable, rowids: list[int]) -> dict[int, dict[str, Any]]:
     rows = archive.db.execute_returning_dicts(
         "SELECT rowid, article_id, url, pretitle, title, subtitle, published_at, source, "
         "body, editors, authors, photographers FROM articles "
@@ -329,7 +341,7 @@ def best_snippet(row: dict[str, Any], needles: Sequence[str],
 
 
 @contextmanager
-def _snapshot(archive: Archive) -> Iterator[None]:
+def _snapshot(archive: Searchable) -> Iterator[None]:
     """One read transaction, so that a search's statements all see the same archive
     while a crawl commits (an article's rowid moves when its publication time does)."""
     connection = archive.db.conn
@@ -384,14 +396,14 @@ def _matching(match: str, filters: Filters, select: str) -> tuple[str, list[Any]
     return sql, [match, *filters.rowid_range(), *params]
 
 
-def count(archive: Archive, query: Query | str, filters: Filters = NO_FILTERS) -> int:
+def count(archive: Searchable, query: Query | str, filters: Filters = NO_FILTERS) -> int:
     """How many articles match, exactly."""
     parsed = parse_query(query) if isinstance(query, str) else query
     sql, params = _matching(parsed.match(), filters, "count(*)")
     return int(archive.db.execute(sql, params).fetchone()[0])
 
 
-def matching_rowids(archive: Archive, query: Query | str,
+def matching_rowids(archive: Searchable, query: Query | str,
                     filters: Filters = NO_FILTERS) -> list[int]:
     """The rowids of every match, newest first (what facets count)."""
     parsed = parse_query(query) if isinstance(query, str) else query
@@ -399,31 +411,49 @@ def matching_rowids(archive: Archive, query: Query | str,
     return [row[0] for row in archive.db.execute(sql + "ORDER BY f.rowid DESC", params)]
 
 
-def search_page(archive: Archive, query: str, filters: Filters = NO_FILTERS, *,
+def ranked_rowids(archive: Searchable, query: Query | str, filters: Filters = NO_FILTERS,
+                  *, sort: str = "relevance", offset: int = 0, limit: int | None = None
+                  ) -> list[tuple[int, float]]:
+    """(rowid, score) of the matches from ``offset`` (``limit``: None for all), in
+    ``sort`` order. Raises ValueError for an unknown sort."""
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}: one of {', '.join(SORTS)}")
+    parsed = parse_query(query) if isinstance(query, str) else query
+    sql, params = _matching(parsed.match(), filters,
+                            f"f.rowid, -bm25({fulltext.TABLE}, {_WEIGHTS}) AS score")
+    sql += f"ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
+    params += [-1 if limit is None else limit, offset]
+    return [(rowid, score) for rowid, score in archive.db.execute(sql, params)]
+
+
+def hits_for(archive: Searchable, query: Query | str, ranked: Sequence[tuple[int, float]],
+             *, marks: tuple[str, str] = TEXT_MARKS, total: int = -1, offset: int = 0
+             ) -> Page:
+    """The hits (with snippets) of ranked (rowid, score) pairs, in their order; an
+    article gone from the archive meanwhile is left out."""
+    parsed = parse_query(query) if isinstance(query, str) else query
+    rows = _articles(archive, [rowid for rowid, _ in ranked])
+    needles = [phrase.needle for phrase in parsed.phrases]
+    kept = [(rowid, score) for rowid, score in ranked if rowid in rows]
+    return Page(total, offset, [_hit(rows[rowid], score, needles, marks) for rowid, score in kept],
+                [rows[rowid] for rowid, _ in kept])
+
+
+def search_page(archive: Searchable, query: str, filters: Filters = NO_FILTERS, *,
                 sort: str = "relevance", offset: int = 0, limit: int | None = 20,
                 marks: tuple[str, str] = TEXT_MARKS, total: bool = True) -> Page:
     """Hits ``offset`` to ``offset + limit`` (None: all) of ``query``, in ``sort``
     order, and the total (-1 when ``total`` is false). Raises QueryError for a query
     with nothing to search for, ValueError for an unknown sort."""
-    if sort not in SORTS:
-        raise ValueError(f"unknown sort {sort!r}: one of {', '.join(SORTS)}")
     parsed = parse_query(query)
-    sql, params = _matching(parsed.match(), filters,
-                            f"f.rowid, -bm25({fulltext.TABLE}, {_WEIGHTS}) AS score")
-    sql += f"ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
-    params += [-1 if limit is None else limit, offset]
     with _snapshot(archive):
-        ranked = archive.db.execute(sql, params).fetchall()
+        ranked = ranked_rowids(archive, parsed, filters, sort=sort, offset=offset,
+                               limit=limit)
         matches = count(archive, parsed, filters) if total else -1
-        rows = _articles(archive, [rowid for rowid, _ in ranked])
-    needles = [phrase.needle for phrase in parsed.phrases]
-    page = [rows[rowid] for rowid, _ in ranked if rowid in rows]
-    hits = [_hit(rows[rowid], score, needles, marks) for rowid, score in ranked
-            if rowid in rows]
-    return Page(matches, offset, hits, page)
+        return hits_for(archive, parsed, ranked, marks=marks, total=matches, offset=offset)
 
 
-def search(archive: Archive, query: str, *, since: str | None = None,
+def search(archive: Searchable, query: str, *, since: str | None = None,
            until: str | None = None, column: str | None = None, source: str | None = None,
            topic: str | None = None, min_score: float | None = None,
            limit: int | None = 20, offset: int = 0, sort: str = "relevance",
@@ -434,6 +464,94 @@ def search(archive: Archive, query: str, *, since: str | None = None,
     filters = Filters(since, until, column, source, topic, min_score)
     return search_page(archive, query, filters, sort=sort, offset=offset, limit=limit,
                        marks=marks, total=False).hits
+
+
+# -- facets -----------------------------------------------------------------------
+
+#: the dimensions FacetCounter counts: column id, year, source, edition, topics
+FACETS = ("column", "year", "source", "edition", "topic")
+#: how long facet values of articles already seen may lag a crawl's changes (new
+#: articles are counted at once)
+FACET_REFRESH_S = 60.0
+
+
+class FacetCounter:
+    """Counts of the matches of a search by column, year, source, edition and topic
+    (at or above its threshold), for the browser's search page.
+
+    Counting 100,000 matches by joining them to the articles table took 300–600 ms;
+    here each article's facet values are read once into memory (its combination of
+    values as a small integer, so that counting is ``collections.Counter`` over
+    integers, in C) and a search counts its matching rowids: 50 ms for 100,000.
+    Articles not yet seen (a crawl added them) are read when first matched; the
+    values of articles seen before are read again at most every FACET_REFRESH_S
+    seconds once the archive has changed (a connection's ``PRAGMA data_version``
+    says when). Thread-safe: Datasette searches from several threads.
+    """
+
+    def __init__(self, thresholds: dict[str, float]) -> None:
+        self.thresholds = dict(thresholds)
+        self._lock = threading.Lock()
+        self._of_rowid: dict[int, int] = {}
+        self._combos: list[tuple[Any, ...]] = []
+        self._ids: dict[tuple[Any, ...], int] = {}
+        self._built = -math.inf
+        self._versions: dict[int, int] = {}
+        self._stale = True
+
+    def _combo(self, values: tuple[Any, ...]) -> int:
+        found = self._ids.get(values)
+        if found is None:
+            found = self._ids[values] = len(self._combos)
+            self._combos.append(values)
+        return found
+
+    def _read(self, db: sqlite_utils.Database, rowids: list[int] | None) -> None:
+        where = "" if rowids is None else " WHERE a.rowid IN (SELECT value FROM json_each(?))"
+        params = [] if rowids is None else [json.dumps(rowids)]
+        topics: dict[int, list[str]] = {}
+        for topic, threshold in self.thresholds.items():
+            for (rowid,) in db.execute(
+                    "SELECT a.rowid FROM article_topics AS t JOIN articles AS a ON "
+                    "a.article_id = t.article_id WHERE t.topic = ? AND t.score >= ?"
+                    + where.replace(" WHERE", " AND"), [topic, threshold, *params]):
+                topics.setdefault(rowid, []).append(topic)
+        for rowid, column, year, source, edition in db.execute(
+                "SELECT a.rowid, a.column_id, substr(a.published_at, 1, 4), a.source, "
+                "a.edition FROM articles AS a" + where, params):
+            self._of_rowid[rowid] = self._combo(
+                (column, year, source or "", edition or "gb", tuple(topics.get(rowid, ()))))
+
+    def _refresh(self, db: sqlite_utils.Database) -> None:
+        version = db.execute("PRAGMA data_version").fetchone()[0]
+        if self._versions.get(id(db.conn), version) != version:
+            self._stale = True
+        self._versions[id(db.conn)] = version
+        if self._stale and time.monotonic() - self._built > FACET_REFRESH_S:
+            self._of_rowid.clear()
+            self._read(db, None)
+            self._built, self._stale = time.monotonic(), False
+
+    def counts(self, db: sqlite_utils.Database, rowids: Sequence[int]
+               ) -> dict[str, Counter[Any]]:
+        """{facet: Counter(value: matches)} over ``rowids``."""
+        with self._lock:
+            self._refresh(db)
+            missing = [rowid for rowid in rowids if rowid not in self._of_rowid]
+            if missing:
+                self._read(db, missing)
+            by_combo = Counter(map(self._of_rowid.get, rowids))
+            combos = list(self._combos)
+        counts: dict[str, Counter[Any]] = {name: Counter() for name in FACETS}
+        for combo, matches in by_combo.items():
+            if combo is None:  # gone from the archive meanwhile
+                continue
+            *values, topics = combos[combo]
+            for name, value in zip(FACETS, values, strict=False):
+                counts[name][value] += matches
+            for topic in topics:
+                counts["topic"][topic] += matches
+        return counts
 
 
 def format_text(hits: Sequence[Hit], query: str, marks: tuple[str, str] | None) -> str:
