@@ -288,7 +288,7 @@ class SearchForm:
                 setattr(form, name, int(raw))
             else:
                 what = "页码" if name == "page" else "每页条数"
-                errors[name] = f"{what}须是 {low} 到 {high} 之间的整数"
+                errors[name] = f"{what}须是 {low} 到 {high} 之间的整数，而不是“{raw}”"
         if not errors:
             topic = form.topic or (PARTY_BUILDING if score is not None else "")
             if topic and score is None:
@@ -477,8 +477,7 @@ async def search_view(datasette: Any, request: Request) -> Any:
                 downloads=[(label, form.url(path + extension_, page=None, size=None,
                                             **extra))
                            for label, extension_, extra in (
-                               ("CSV", ".csv", {}), ("JSON", ".json",
-                                                     {"_shape": "array", "_all": "1"}),
+                               ("CSV", ".csv", {}), ("JSON", ".json", {"_shape": "array"}),
                                ("JSON Lines", ".jsonl", {}))])
     html = await datasette.render_template(
         "pdarchive_search.html", context, request=request,
@@ -488,8 +487,8 @@ async def search_view(datasette: Any, request: Request) -> Any:
 
 async def _download(datasette: Any, request: Request, form: SearchForm, extension: str,
                     columns: dict[str, str]) -> Any:
-    """The search as JSON (this page, or ``_all=1``: every match), JSON Lines or CSV
-    (every match), streamed; Chinese as it is (not escaped); CSV with the byte order
+    """The search as JSON (this page with the total and facets, or with
+    ``_shape=array`` every match as a list), JSON Lines or CSV (every match), streamed; Chinese as it is (not escaped); CSV with the byte order
     mark Excel needs and formulas neutralised."""
     if form.errors or not form.q:
         errors = form.errors or {"q": "请输入搜索词"}
@@ -497,12 +496,12 @@ async def _download(datasette: Any, request: Request, form: SearchForm, extensio
                              headers={"Content-Type": "application/json; charset=utf-8"})
     assert form.filters is not None
     filters = form.filters
-    if extension == "json" and not request.args.get("_all"):
+    if extension == "json" and request.args.get("_shape") != "array":
         try:
             found = await _search(datasette, form)
         except sqlite3.OperationalError as error:
             return Response.json({"ok": False, "error": str(error)}, status=500)
-        body = found["rows"] if request.args.get("_shape") == "array" else {
+        body = {
             "ok": True, "query": form.q, "total": found["total"], "offset": found["offset"],
             "sort": form.sort, "rows": found["rows"],
             "facets": {name: dict(counter) for name, counter in found["counts"].items()}}
@@ -814,6 +813,7 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
 ]
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+BOM = "\ufeff".encode()
 
 
 def host_name(header: str) -> str:
@@ -848,10 +848,25 @@ def asgi_wrapper(datasette: Any) -> Any:
                 await send({"type": "http.response.body", "body": body})
                 return
 
+            csv_without_bom = False
+
             async def with_headers(message: dict[str, Any]) -> None:
+                nonlocal csv_without_bom
                 if message["type"] == "http.response.start":
                     message = dict(message)
-                    message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                    headers = list(message.get("headers", []))
+                    kind = dict(headers).get(b"content-type", b"")
+                    # Datasette's own CSV (tables, SQL): Excel needs the byte order mark
+                    csv_without_bom = kind.startswith(b"text/csv")
+                    if csv_without_bom:
+                        headers = [(name, value) for name, value in headers
+                                   if name.lower() != b"content-length"]
+                    message["headers"] = [*headers, *SECURITY_HEADERS]
+                elif message["type"] == "http.response.body" and csv_without_bom:
+                    csv_without_bom = False
+                    body = message.get("body", b"")
+                    if not body.startswith(BOM):
+                        message = {**message, "body": BOM + body}
                 await send(message)
 
             await app(scope, receive, with_headers)
