@@ -488,8 +488,9 @@ async def search_view(datasette: Any, request: Request) -> Any:
 async def _download(datasette: Any, request: Request, form: SearchForm, extension: str,
                     columns: dict[str, str]) -> Any:
     """The search as JSON (this page with the total and facets, or with
-    ``_shape=array`` every match as a list), JSON Lines or CSV (every match), streamed; Chinese as it is (not escaped); CSV with the byte order
-    mark Excel needs and formulas neutralised."""
+    ``_shape=array`` every match as a list), JSON Lines or CSV (every match),
+    streamed; Chinese as it is (not escaped); CSV with the byte order mark Excel
+    needs and formulas neutralised."""
     if form.errors or not form.q:
         errors = form.errors or {"q": "请输入搜索词"}
         return Response.json({"ok": False, "errors": errors}, status=400,
