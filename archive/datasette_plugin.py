@@ -27,6 +27,7 @@ import json
 import math
 import re
 import sqlite3
+import weakref
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -321,10 +322,16 @@ class _Conn:
         self.db = sqlite_utils.Database(conn)
 
 
-def _facets(config: dict[str, Any]) -> FacetCounter:
-    counter = config.get("_facet_counter")
+#: each Datasette's facet counter (plugin_config() answers a fresh copy each time,
+#: so the counter cannot live in it)
+_COUNTERS: weakref.WeakKeyDictionary[Any, FacetCounter] = weakref.WeakKeyDictionary()
+
+
+def _facets(datasette: Any) -> FacetCounter:
+    counter = _COUNTERS.get(datasette)
     if counter is None:
-        counter = config["_facet_counter"] = FacetCounter(config.get("topics", {}))
+        counter = _COUNTERS[datasette] = FacetCounter(
+            _plugin_config(datasette).get("topics", {}))
     return counter
 
 
@@ -356,7 +363,7 @@ async def _search(datasette: Any, form: SearchForm) -> dict[str, Any]:
     """The page, the total and the facet counts of a checked form's search."""
     config = _plugin_config(datasette)
     columns: dict[str, str] = config.get("columns", {})
-    counter = _facets(config)
+    counter = _facets(datasette)
     assert form.filters is not None
     filters = form.filters
     offset = (form.page - 1) * form.size
