@@ -15,7 +15,9 @@ so ``人民網`` finds ``人民网-江苏频道``.
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -144,6 +146,49 @@ class Filters:
         params: list[Any] = []
         self._other_clauses(table, clauses, params)
         return clauses, params
+
+    def rowid_clauses(self, rowid: str, sources: Sequence[str] | None = None
+                      ) -> tuple[list[str], list[Any]]:
+        """Every condition but ``rowid_range`` as a test of ``rowid`` (an articles
+        rowid: the full-text index's, in search), each against a set of rowids that
+        an index of the archive gives in one pass. Testing each of 100,000 matches
+        by looking its article up took a second; these sets take milliseconds.
+        ``sources``: the archive's sources that the source filter keeps (see
+        ``matching_sources``); without them the source is read from the index's
+        folded text, which is slower."""
+        clauses: list[str] = []
+        params: list[Any] = []
+
+        def among(where: str, *values: Any) -> None:
+            clauses.append(f"{rowid} IN (SELECT rowid FROM articles WHERE {where})")
+            params.extend(values)
+
+        if self.start and not self.start.endswith(":00+08:00"):
+            among("published_at >= ?", self.start)
+        if self.stop and not self.stop.endswith(":00+08:00"):
+            among("published_at < ?", self.stop)
+        if self.column:
+            among("column_id = ?", self.column)
+        if self.edition:
+            among("edition = ?", self.edition)
+        if self.source and normalise(self.source):
+            if sources is None:
+                clauses.append(f"{rowid} IN (SELECT rowid FROM {TEXT_TABLE} "
+                               f"WHERE instr({TEXT_TABLE}.source, ?) > 0)")
+                params.append(normalise(self.source))
+            else:
+                among("source IN (SELECT value FROM json_each(?))", json.dumps(list(sources)))
+        if self.topic:
+            clauses.append(
+                f"{rowid} IN (SELECT a.rowid FROM article_topics AS t JOIN articles AS a "
+                "ON a.article_id = t.article_id WHERE t.topic = ? AND t.score >= ?)")
+            params += [self.topic, self.min_score or 0.0]
+        return clauses, params
+
+    def matching_sources(self, distinct: Iterable[str | None]) -> list[str]:
+        """Those of the ``distinct`` sources of an archive the source filter keeps."""
+        needle = normalise(self.source or "")
+        return [source for source in distinct if source and needle in normalise(source)]
 
     @property
     def only_dates(self) -> bool:

@@ -381,17 +381,21 @@ class Page:
     rows: list[dict[str, Any]]
 
 
-def _matching(match: str, filters: Filters, select: str) -> tuple[str, list[Any]]:
+def _matching(archive: Searchable, match: str, filters: Filters, select: str
+              ) -> tuple[str, list[Any]]:
     """SQL (and parameters) selecting ``select`` from the matches of ``match`` that
-    the filters keep: the dates as a rowid range the index seeks, the rest on the
-    articles table (joined only when needed)."""
+    the filters keep: the dates as a rowid range the index seeks, the rest as sets of
+    rowids (Filters.rowid_clauses) the index's rowids are tested against."""
     table = fulltext.TABLE
-    clauses, params = filters.other_clauses("a")
-    time_clauses, time_params = filters.time_clauses("a")
-    clauses, params = clauses + time_clauses, params + time_params
+    sources = None
+    if filters.source:
+        sources = filters.matching_sources(
+            row[0] for row in archive.db.execute("SELECT DISTINCT source FROM articles"))
+    # "+": tested row by row; pushed into FTS5 as a rowid constraint, each rowid of
+    # the set became a query of its own
+    clauses, params = filters.rowid_clauses("+f.rowid", sources)
     sql = (f"SELECT {select} FROM {table} AS f "
-           + ("JOIN articles AS a ON a.rowid = f.rowid " if clauses else "")
-           + f"WHERE {table} MATCH ? AND f.rowid BETWEEN ? AND ? "
+           f"WHERE {table} MATCH ? AND f.rowid BETWEEN ? AND ? "
            + "".join(f"AND {clause} " for clause in clauses))
     return sql, [match, *filters.rowid_range(), *params]
 
@@ -399,7 +403,7 @@ def _matching(match: str, filters: Filters, select: str) -> tuple[str, list[Any]
 def count(archive: Searchable, query: Query | str, filters: Filters = NO_FILTERS) -> int:
     """How many articles match, exactly."""
     parsed = parse_query(query) if isinstance(query, str) else query
-    sql, params = _matching(parsed.match(), filters, "count(*)")
+    sql, params = _matching(archive, parsed.match(), filters, "count(*)")
     return int(archive.db.execute(sql, params).fetchone()[0])
 
 
@@ -407,7 +411,7 @@ def matching_rowids(archive: Searchable, query: Query | str,
                     filters: Filters = NO_FILTERS) -> list[int]:
     """The rowids of every match, newest first (what facets count)."""
     parsed = parse_query(query) if isinstance(query, str) else query
-    sql, params = _matching(parsed.match(), filters, "f.rowid")
+    sql, params = _matching(archive, parsed.match(), filters, "f.rowid")
     return [row[0] for row in archive.db.execute(sql + "ORDER BY f.rowid DESC", params)]
 
 
@@ -419,7 +423,7 @@ def ranked_rowids(archive: Searchable, query: Query | str, filters: Filters = NO
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}: one of {', '.join(SORTS)}")
     parsed = parse_query(query) if isinstance(query, str) else query
-    sql, params = _matching(parsed.match(), filters,
+    sql, params = _matching(archive, parsed.match(), filters,
                             f"f.rowid, -bm25({fulltext.TABLE}, {_WEIGHTS}) AS score")
     sql += f"ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
     params += [-1 if limit is None else limit, offset]
