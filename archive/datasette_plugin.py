@@ -1,21 +1,25 @@
-"""The Datasette plugin behind ``pdarchive serve``.
+"""The Datasette plugin behind ``pdarchive serve`` (Datasette 0.6x: see
+docs/ARCHITECTURE.md, "The browser view").
 
 ``archive.serve`` registers this module with Datasette's plugin manager (it is not
 an entry point, so a plain ``datasette`` run elsewhere never loads it), and every
 hook here acts only on the database served as ``archive``. It adds:
 
 - read-only connections: ``PRAGMA query_only`` on every connection Datasette opens
-  to the archive, and a busy timeout so that a crawl's commit never fails a read;
+  to the archive, a busy timeout so that a crawl's commit never fails a read, and an
+  authorizer that refuses ``fts3_tokenizer()``;
 - SQL functions ``pd_match(query)`` (the FTS5 MATCH expression for a query, from
   ``archive.search.compile_query``: the CLI's normalisation, so 黨建 finds 党建) and
-  ``pd_snippet(body, query)`` (the excerpt ``pdarchive search`` shows, hits in « »);
-- the canned query ``search`` (parameters ``q``, ``since``, ``until``, ``column``,
-  ``topic`` and ``min_score``),
-  whose MATCH expression is the magic parameter ``:_pd_match``, ranked as the CLI
-  ranks (the newest 500 matches when more match);
-- ``?_search=`` on the articles table through the same normalisation, so that
-  searches can be faceted and sorted like any table view;
-- the ``year`` facet type, and cells, templates and styles for reading articles.
+  ``pd_snippet(body, query)`` (the excerpt ``pdarchive search`` shows, hits in « »),
+  their input bounded so that the SQL time limit holds;
+- the search page ``/archive/search`` (and ``.json``, ``.jsonl``, ``.csv``): every
+  match ranked, counted and reachable, facets, checked filters, downloads;
+- ``?_search=`` on the articles table through the same normalisation;
+- the ``year`` facet type, cells (human dates, column names, safe links), templates
+  and styles for reading articles, the home page's newest articles and counts,
+  ``/-/pdarchive-data`` for the internals;
+- an ASGI wrapper that refuses requests for other hosts (DNS rebinding) and sends a
+  Content-Security-Policy with every answer.
 """
 
 from __future__ import annotations

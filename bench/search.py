@@ -29,6 +29,7 @@ scan's count.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sqlite3
 import statistics
@@ -173,6 +174,7 @@ def section(results: list[Result], articles: int, path: Path, rounds: int,
     ratio = statistics.median(scans) / statistics.median(browsers)
     checked = [result for result in results if result.same_set is not None]
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     lines = [
         f"Run {when} on {machine()}. Archive: {articles:,} synthetic articles "
         f"(bench/synthetic.py), {path.stat().st_size / 1e6:,.0f} MB. Every match is "
@@ -185,7 +187,7 @@ def section(results: list[Result], articles: int, path: Path, rounds: int,
         "LIKE '%q%'` with q converted to simplified. "
         f"{rounds} timed runs of the browser's and the CLI's path and {scan_rounds} of "
         "the scan per query, after a warm-up; times in ms, on a machine shared with "
-        "other work.",
+        f"other work (load average at the end: {load}).",
         "",
         "| query | chars | script | kind | matches | browser p50 | browser p95 | "
         "cli p50 | cli p95 | scan p50 |",
