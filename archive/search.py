@@ -541,10 +541,10 @@ class FacetCounter:
         """{facet: Counter(value: matches)} over ``rowids``."""
         with self._lock:
             self._refresh(db)
-            missing = [rowid for rowid in rowids if rowid not in self._of_rowid]
-            if missing:
-                self._read(db, missing)
             by_combo = Counter(map(self._of_rowid.get, rowids))
+            if None in by_combo:  # articles not seen yet: read them, count again
+                self._read(db, [rowid for rowid in rowids if rowid not in self._of_rowid])
+                by_combo = Counter(map(self._of_rowid.get, rowids))
             combos = list(self._combos)
         counts: dict[str, Counter[Any]] = {name: Counter() for name in FACETS}
         for combo, matches in by_combo.items():

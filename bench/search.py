@@ -57,7 +57,6 @@ from tests.serving import fetch, served  # noqa: E402
 
 #: the issue's bar: a results page with its total for 党 at 100,000 articles
 P95_TARGET_MS = 300.0
-SPEEDUP_TARGET = 5.0
 
 
 @dataclass(frozen=True)
@@ -163,13 +162,19 @@ def ms(seconds: float) -> str:
     return f"{seconds * 1e3:.1f}" if seconds < 0.1 else f"{seconds * 1e3:.0f}"
 
 
+def target_line(result: Result, articles: int) -> str:
+    p95 = percentile(result.browser, 0.95)
+    verdict = "met" if p95 * 1e3 <= P95_TARGET_MS else "**not met**"
+    return (f"- {verdict}: the results page with its total for {result.case.query} at "
+            f"{articles:,} articles, p95 at most {P95_TARGET_MS:g} ms: {ms(p95)} ms")
+
+
 def section(results: list[Result], articles: int, path: Path, rounds: int,
             scan_rounds: int) -> str:
     browsers = [t for result in results for t in result.browser]
     clis = [t for result in results for t in result.cli]
     scans = [t for result in results for t in result.scan]
     common = [result for result in results if result.case.query in ("党", "黨")]
-    common_p95 = percentile([t for result in common for t in result.browser], 0.95)
     p95 = percentile(browsers, 0.95)
     ratio = statistics.median(scans) / statistics.median(browsers)
     checked = [result for result in results if result.same_set is not None]
@@ -207,14 +212,13 @@ def section(results: list[Result], articles: int, path: Path, rounds: int,
         "",
         "Targets:",
         "",
-        f"- {'met' if common_p95 * 1e3 <= P95_TARGET_MS else '**not met**'}: the results "
-        f"page with its total for 党 (and 黨) at {articles:,} articles, p95 at most "
-        f"{P95_TARGET_MS:g} ms: {ms(common_p95)} ms",
+        *(target_line(result, articles) for result in common),
         f"- {'met' if p95 * 1e3 <= P95_TARGET_MS else '**not met**'}: the same for all "
         f"{len(results)} queries: p95 {ms(p95)} ms",
-        f"- {'met' if ratio >= SPEEDUP_TARGET else '**not met**'}: the whole page at least "
-        f"{SPEEDUP_TARGET:g}× faster than the bare scan (p50 {ms(statistics.median(browsers))}"
-        f" ms against {ms(statistics.median(scans))} ms, {ratio:,.0f}×)",
+        "",
+        f"The whole page, p50 {ms(statistics.median(browsers))} ms, against the bare scan's "
+        f"{ms(statistics.median(scans))} ms ({ratio:,.1f}×), which finds the matches but "
+        "neither ranks, counts by facet nor renders them.",
         "",
         f"Correctness: every page's total is the index's count: "
         f"{'yes' if all(result.total_ok for result in results) else '**no**'}; for the "
