@@ -101,12 +101,16 @@ class Filters:
 
     def clauses(self, table: str = "articles") -> tuple[list[str], list[Any]]:
         """SQL conditions on ``table`` (the articles table or its alias), and their
-        parameters, besides ``rowid_range`` (which must be applied too: it is all
-        of a bound on a whole minute)."""
-        clauses, params = self.time_clauses(table)
-        if self.start or self.stop:
-            clauses.append(f"{table}.rowid BETWEEN ? AND ?")
-            params += list(self.rowid_range())
+        parameters: export's and stats' (search tests the index's rowids instead,
+        rowid_range and rowid_clauses)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        if self.start:
+            clauses.append(f"{table}.published_at >= ?")
+            params.append(self.start)
+        if self.stop:
+            clauses.append(f"{table}.published_at < ?")
+            params.append(self.stop)
         self._other_clauses(table, clauses, params)
         return clauses, params
 

@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import re
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -20,6 +21,7 @@ from bs4 import BeautifulSoup
 from archive.cli import build_parser
 from archive.datasette_plugin import marked_html, safe_url
 from archive.search import search
+from archive.serve import host_names
 from archive.store import Archive
 from archive.textnorm import normalise
 from bench.synthetic import ensure_archive
@@ -319,6 +321,22 @@ def test_a_request_for_another_host_is_refused(server: Server) -> None:
         except urllib.error.HTTPError as error:
             got = error.code
         assert got == status, host
+
+
+def test_allow_host_adds_a_name_and_a_wildcard_adds_the_machines(archive_db: Path) -> None:
+    with served(archive_db, args=["--allow-host", "archive.example"]) as running:
+        port = running.url.rsplit(":", 1)[1]
+        for host, status in ((f"archive.example:{port}", 200), (f"other.example:{port}", 421)):
+            request = urllib.request.Request(running.url + "/", headers={"Host": host})
+            try:
+                with _OPENER.open(request) as response:
+                    got = response.status
+            except urllib.error.HTTPError as error:
+                got = error.code
+            assert got == status, host
+    names = host_names(["0.0.0.0"])
+    assert {"localhost", "127.0.0.1", "::1", socket.gethostname().lower()} <= names
+    assert host_names(["127.0.0.1"]) == {"localhost", "127.0.0.1", "::1"}
 
 
 def test_fts3_tokenizer_cannot_be_called(server: Server) -> None:
