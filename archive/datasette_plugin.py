@@ -31,6 +31,7 @@ import json
 import math
 import re
 import sqlite3
+import time
 import weakref
 from collections import Counter
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ from .search import (
     hits_for,
     matching_rowids,
     parse_query,
+    rank_key,
     ranked_rowids,
     search_page,
 )
@@ -373,20 +375,63 @@ async def _search(datasette: Any, form: SearchForm) -> dict[str, Any]:
     offset = (form.page - 1) * form.size
 
     def page(archive: _Conn) -> Any:
-        ranked = _article_fields(archive, search_page(
+        return _article_fields(archive, search_page(
             archive, form.q, filters, sort=form.sort, offset=offset, limit=form.size,
             total=False))
-        return ranked
 
     def matches(archive: _Conn) -> tuple[int, dict[str, Counter[Any]]]:
         rowids = matching_rowids(archive, form.q, filters)
         return len(rowids), counter.counts(archive.db, rowids)
 
-    found, (total, counts) = await asyncio.gather(_run(datasette, page),
-                                                  _run(datasette, matches))
+    if form.sort == "relevance" and offset + form.size <= SPLIT_RANKING_UP_TO:
+        found, (total, counts) = await asyncio.gather(
+            _ranked_in_halves(datasette, form, filters, offset), _run(datasette, matches))
+    else:
+        found, (total, counts) = await asyncio.gather(_run(datasette, page),
+                                                      _run(datasette, matches))
     rows = [_hit_row(hit, row, columns) for hit, row in zip(found.hits, found.rows,
                                                             strict=True)]
     return {"rows": rows, "total": total, "counts": counts, "offset": offset}
+
+
+#: the deepest page ranked in two halves at once (see _ranked_in_halves)
+SPLIT_RANKING_UP_TO = 1000
+#: each Datasette's rowid where the halves meet, and when it was read
+_MIDDLES: weakref.WeakKeyDictionary[Any, tuple[int, float]] = weakref.WeakKeyDictionary()
+
+
+async def _ranked_in_halves(datasette: Any, form: SearchForm, filters: Filters,
+                            offset: int) -> Any:
+    """A relevance page ranked as two halves of the archive's rowids at once, on two
+    connections, and merged: BM25 scores do not depend on the range (the document
+    frequencies are the whole archive's), and FTS5's scoring, in C, runs on both
+    cores (at 100,000 matches of 党: 95 ms as one query, 65 ms as two)."""
+    middle = _MIDDLES.get(datasette)
+    if middle is None or time.monotonic() - middle[1] > 60:
+        # where the halves meet, only: every rowid is in one half whatever it is
+        def bounds(archive: _Conn) -> int:
+            low, high = archive.db.execute(
+                "SELECT min(rowid), max(rowid) FROM articles").fetchone()
+            return (int(low or 0) + int(high or 0)) // 2
+
+        middle = _MIDDLES[datasette] = (await _run(datasette, bounds), time.monotonic())
+    middle_rowid = middle[0]
+    wanted = offset + form.size
+
+    def half(within: tuple[int, int]) -> Any:
+        def ranked(archive: _Conn) -> list[tuple[int, float]]:
+            return ranked_rowids(archive, form.q, filters, limit=wanted, within=within)
+        return ranked
+
+    first, second = await asyncio.gather(
+        _run(datasette, half((0, middle_rowid))),
+        _run(datasette, half((middle_rowid + 1, 2**63 - 1))))
+    best = sorted(first + second, key=rank_key)[offset:wanted]
+
+    def read(archive: _Conn) -> Any:
+        return _article_fields(archive, hits_for(archive, form.q, best, offset=offset))
+
+    return await _run(datasette, read)
 
 
 def _article_fields(archive: _Conn, page: Any) -> Any:

@@ -381,8 +381,8 @@ class Page:
     rows: list[dict[str, Any]]
 
 
-def _matching(archive: Searchable, match: str, filters: Filters, select: str
-              ) -> tuple[str, list[Any]]:
+def _matching(archive: Searchable, match: str, filters: Filters, select: str,
+              within: tuple[int, int] | None = None) -> tuple[str, list[Any]]:
     """SQL (and parameters) selecting ``select`` from the matches of ``match`` that
     the filters keep: the dates as a rowid range the index seeks, the rest as sets of
     rowids (Filters.rowid_clauses) the index's rowids are tested against."""
@@ -397,7 +397,10 @@ def _matching(archive: Searchable, match: str, filters: Filters, select: str
     sql = (f"SELECT {select} FROM {table} AS f "
            f"WHERE {table} MATCH ? AND f.rowid BETWEEN ? AND ? "
            + "".join(f"AND {clause} " for clause in clauses))
-    return sql, [match, *filters.rowid_range(), *params]
+    low, high = filters.rowid_range()
+    if within is not None:
+        low, high = max(low, within[0]), min(high, within[1])
+    return sql, [match, low, high, *params]
 
 
 def count(archive: Searchable, query: Query | str, filters: Filters = NO_FILTERS) -> int:
@@ -416,18 +419,25 @@ def matching_rowids(archive: Searchable, query: Query | str,
 
 
 def ranked_rowids(archive: Searchable, query: Query | str, filters: Filters = NO_FILTERS,
-                  *, sort: str = "relevance", offset: int = 0, limit: int | None = None
-                  ) -> list[tuple[int, float]]:
+                  *, sort: str = "relevance", offset: int = 0, limit: int | None = None,
+                  within: tuple[int, int] | None = None) -> list[tuple[int, float]]:
     """(rowid, score) of the matches from ``offset`` (``limit``: None for all), in
-    ``sort`` order. Raises ValueError for an unknown sort."""
+    ``sort`` order; ``within``: only rowids in that range (scores are the same: BM25's
+    document frequencies are the whole archive's). Raises ValueError for an unknown
+    sort."""
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}: one of {', '.join(SORTS)}")
     parsed = parse_query(query) if isinstance(query, str) else query
     sql, params = _matching(archive, parsed.match(), filters,
-                            f"f.rowid, -bm25({fulltext.TABLE}, {_WEIGHTS}) AS score")
+                            f"f.rowid, -bm25({fulltext.TABLE}, {_WEIGHTS}) AS score", within)
     sql += f"ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
     params += [-1 if limit is None else limit, offset]
     return [(rowid, score) for rowid, score in archive.db.execute(sql, params)]
+
+
+def rank_key(pair: tuple[int, float]) -> tuple[float, int]:
+    """The relevance order of (rowid, score) pairs, as ranked_rowids sorts them."""
+    return (-pair[1], -pair[0])
 
 
 def hits_for(archive: Searchable, query: Query | str, ranked: Sequence[tuple[int, float]],
