@@ -327,7 +327,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps([hit.as_json() for hit in hits], ensure_ascii=False, indent=2))
     elif hits:
-        text = format_text(hits, args.query, marked if on_terminal else None)
+        text = format_text(hits, args.query, marked if on_terminal else None,
+                           start=offset + 1)
         print(terminal.safe(text, marked, ANSI_MARKS if on_terminal else TEXT_MARKS))
     else:
         print(f"no article matches {args.query!r}" if not page.total else
@@ -531,12 +532,13 @@ class _Options:
         self.filters = parent()
         self.filters.add_argument(
             "--since", type=_when, metavar="DATE",
-            help=f"only articles published on or after DATE ({DATE_FORMAT}, or a time "
-                 "with its zone, 2021-01-15T03:00:00Z; Beijing time without one)")
+            help=f"only articles published on or after DATE ({DATE_FORMAT}; also "
+                 "2021/1/15, 2021年1月15日, a month 2021-01, a year; or a time with its "
+                 "zone, 2021-01-15T03:00:00Z, Beijing time without one)")
         self.filters.add_argument(
             "--until", type=_when, metavar="DATE",
-            help=f"only articles published on or before DATE ({DATE_FORMAT}: all of that "
-                 "day; or a time, as for --since)")
+            help="only articles published on or before DATE (as for --since; a date, "
+                 "month or year takes in all of it)")
         self.filters.add_argument(
             "--column", type=_column_id, metavar="ID",
             help="only articles of this column, e.g. 360300")

@@ -568,10 +568,12 @@ class FacetCounter:
         return counts
 
 
-def format_text(hits: Sequence[Hit], query: str, marks: tuple[str, str] | None) -> str:
-    """Hits as numbered text blocks; titles highlighted too when ``marks`` are given."""
+def format_text(hits: Sequence[Hit], query: str, marks: tuple[str, str] | None,
+                start: int = 1) -> str:
+    """Hits as text blocks numbered from ``start``; titles highlighted too when
+    ``marks`` are given."""
     blocks = []
-    for number, hit in enumerate(hits, 1):
+    for number, hit in enumerate(hits, start):
         title = highlight(hit.title, query, marks=marks) if marks else hit.title
         blocks.append(f"{number}. {title}\n   {hit.published_at[:10]}  {hit.source}  "
                       f"{hit.url}\n   {hit.snippet}")
