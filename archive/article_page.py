@@ -17,6 +17,21 @@ from crawler.parse.urls import parse_article_url
 from .export import export_record
 
 EDITION_NAMES = {"gb": "简体版", "big5": "繁體版"}
+#: the article page's labels, in each edition's script
+LABELS = {
+    "gb": {"source": "来源", "editors": "责编", "authors": "作者", "photographers": "摄影",
+           "original_title": "原标题", "original": "原文", "pages": "网站上的各页",
+           "other": "另一版本", "archived_other": "已存档", "not_archived": "网站上，未存档",
+           "first_seen": "首次存档", "fetched": "最近抓取", "version": "第 {} 版",
+           "versions": "早期版本", "fields": "全部字段", "more": "同栏目更多文章",
+           "home": "首页", "search": "搜索"},
+    "big5": {"source": "來源", "editors": "責編", "authors": "作者", "photographers": "攝影",
+             "original_title": "原標題", "original": "原文", "pages": "網站上的各頁",
+             "other": "另一版本", "archived_other": "已存檔", "not_archived": "網站上，未存檔",
+             "first_seen": "首次存檔", "fetched": "最近抓取", "version": "第 {} 版",
+             "versions": "早期版本", "fields": "全部欄位", "more": "同欄目更多文章",
+             "home": "首頁", "search": "搜尋"},
+}
 
 
 def _published(value: str | None) -> str:
@@ -27,7 +42,7 @@ def _published(value: str | None) -> str:
         moment = datetime.fromisoformat(value)
     except ValueError:
         return value
-    return f"{moment.year}年{moment.month:02d}月{moment.day:02d}日{moment:%H:%M}"
+    return f"{moment.year}年{moment.month:02d}月{moment.day:02d}日 {moment:%H:%M}"
 
 
 def _blocks(body: list[str], images: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -82,6 +97,7 @@ def article_view(row: Mapping[str, Any], edition: str | None = None) -> dict[str
         "column_id": record["column_id"],
         "edition": shown,
         "edition_name": EDITION_NAMES.get(shown, shown),
+        "labels": LABELS.get(shown, LABELS["gb"]),
         "pretitle": text.get("pretitle") or "",
         "title": text["title"],
         "subtitle": text.get("subtitle") or "",

@@ -427,27 +427,36 @@ def cmd_columns(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from . import terminal
-    from .search import ANSI_MARKS, TEXT_MARKS, QueryError, format_text, search
+    from .filters import FilterError, Filters
+    from .search import ANSI_MARKS, TEXT_MARKS, QueryError, format_text, search_page
 
     on_terminal = (args.format == "text" and sys.stdout.isatty()
                    and not os.environ.get("NO_COLOR"))
     # text is printed without the crawled text's control characters: it is marked
     # with placeholders that survive terminal.safe, which then puts in the marks
     marked = terminal.placeholders() if args.format == "text" else TEXT_MARKS
+    offset = args.offset if args.offset is not None else (args.page - 1) * args.limit
     try:
         topic, min_score = _topic_filter(args)
-        hits = search(_open(args.db, readonly=True), args.query, since=args.since,
-                      until=args.until, column=args.column, source=args.source,
-                      topic=topic, min_score=min_score, limit=args.limit, marks=marked)
-    except QueryError as error:
+        filters = Filters(args.since, args.until, args.column, args.source, topic, min_score)
+        page = search_page(_open(args.db, readonly=True), args.query, filters,
+                           sort=args.sort, offset=offset, limit=args.limit, marks=marked)
+    except (QueryError, FilterError) as error:
         raise UsageError(f"cannot search for {args.query!r}: {error}") from error
+    hits = page.hits
+    if hits:
+        print(f"{page.total:,} articles match; {offset + 1}–{offset + len(hits)} shown, "
+              f"{SORT_NAMES[args.sort]}", file=sys.stderr)
     if args.format == "json":
         print(json.dumps([hit.as_json() for hit in hits], ensure_ascii=False, indent=2))
     elif hits:
-        text = format_text(hits, args.query, marked if on_terminal else None)
+        text = format_text(hits, args.query, marked if on_terminal else None,
+                           start=offset + 1)
         print(terminal.safe(text, marked, ANSI_MARKS if on_terminal else TEXT_MARKS))
     else:
-        print(f"no article matches {args.query!r}", file=sys.stderr)
+        print(f"no article matches {args.query!r}" if not page.total else
+              f"{page.total:,} articles match {args.query!r}, none from {offset + 1}",
+              file=sys.stderr)
     return EXIT_OK
 
 
@@ -525,13 +534,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as error:
         raise UsageError(
             f"cannot listen on {args.host}:{args.port}: {error.strerror or error}") from error
-    serve(args.db, sock)
+    serve(args.db, sock, [args.host, *(args.allow_host or [])])
     return EXIT_OK
 
 
 # -- the parser -------------------------------------------------------------------
 
 DATE_FORMAT = "YYYY-MM-DD"
+SORT_NAMES = {"relevance": "best first", "newest": "newest first", "oldest": "oldest first"}
 
 
 def _date(value: str) -> str:
@@ -541,6 +551,17 @@ def _date(value: str) -> str:
         date.fromisoformat(value[:10])
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"not a date ({DATE_FORMAT}): {value!r}") from error
+    return value
+
+
+def _when(value: str) -> str:
+    """A date or time a filter can compare as an instant (archive.filters)."""
+    from .filters import FilterError, parse_time
+
+    try:
+        parse_time(value)
+    except FilterError as error:
+        raise argparse.ArgumentTypeError(str(error)) from error
     return value
 
 
@@ -634,11 +655,14 @@ class _Options:
                  "party-building)")
         self.filters = parent()
         self.filters.add_argument(
-            "--since", type=_date, metavar="DATE",
-            help=f"only articles published on or after DATE ({DATE_FORMAT})")
+            "--since", type=_when, metavar="DATE",
+            help=f"only articles published on or after DATE ({DATE_FORMAT}; also "
+                 "2021/1/15, 2021年1月15日, a month 2021-01, a year; or a time with its "
+                 "zone, 2021-01-15T03:00:00Z, Beijing time without one)")
         self.filters.add_argument(
-            "--until", type=_date, metavar="DATE",
-            help=f"only articles published on or before DATE ({DATE_FORMAT})")
+            "--until", type=_when, metavar="DATE",
+            help="only articles published on or before DATE (as for --since; a date, "
+                 "month or year takes in all of it)")
         self.filters.add_argument(
             "--column", type=_column_id, metavar="ID",
             help="only articles of this column, e.g. 360300")
@@ -769,7 +793,15 @@ def build_parser() -> argparse.ArgumentParser:
                     "-word excludes; a OR b takes either.")
     search.add_argument("query", metavar="QUERY", help=QUERY_HELP)
     search.add_argument("--limit", type=_count(1), default=20, metavar="N",
-                        help="show the best N (default: 20)")
+                        help="show N hits (default: 20)")
+    where = search.add_mutually_exclusive_group()
+    where.add_argument("--offset", type=_count(0), metavar="N",
+                       help="skip the first N hits")
+    where.add_argument("--page", type=_count(1), default=1, metavar="P",
+                       help="show page P of --limit hits (default: 1)")
+    search.add_argument("--sort", choices=list(SORT_NAMES), default="relevance",
+                        help="relevance (default: BM25, best first), newest or oldest "
+                             "first; the total of matches goes to stderr")
     search.add_argument("--format", choices=["text", "json"], default="text",
                         help="text (default): numbered hits; json: a list of {article_id, "
                              "url, title, published_at, source, snippet, score}")
@@ -824,7 +856,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8001,
                        help="port to listen on (default: 8001; 0: any free port)")
     serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (default: 127.0.0.1, this machine only)")
+                       help="address to listen on (default: 127.0.0.1, this machine only); "
+                            "requests must name it, or localhost, in their Host header")
+    serve.add_argument("--allow-host", action="append", metavar="NAME",
+                       help="also answer requests for this host name (repeatable), e.g. the "
+                            "name a proxy forwards; any other Host is refused (421)")
     serve.set_defaults(handler=cmd_serve)
     return parser
 

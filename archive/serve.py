@@ -21,6 +21,7 @@ import json
 import socket
 import sqlite3
 import sys
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,9 @@ from datasette.plugins import pm
 from crawler.config import load_config
 
 from . import datasette_plugin
-from .datasette_plugin import DATABASE
+from .datasette_plugin import DATABASE, LOOPBACK_HOSTS
 from .store import readonly_uri
+from .topics import topics_from_config
 
 PACKAGE = resources.files("archive")
 SETTINGS = {
@@ -44,17 +46,43 @@ SETTINGS = {
     "suggest_facets": False,  # JSON columns would be suggested as facets, noisily and slowly
     "sql_time_limit_ms": 3000,
     "facet_time_limit_ms": 1000,
+    "default_facet_size": 12,
+    "max_returned_rows": 1000,
 }
 
 
-def metadata() -> dict[str, Any]:
+def metadata(allowed_hosts: Iterable[str] = LOOPBACK_HOSTS) -> dict[str, Any]:
     """serve_metadata.json, with the default configuration's column names in
-    column_id's description."""
+    column_id's description, and the plugin's configuration: column names, topic
+    thresholds, the host names it answers for."""
     data: dict[str, Any] = json.loads(PACKAGE.joinpath("serve_metadata.json").read_text("utf-8"))
+    config = load_config()
     columns = data["databases"][DATABASE]["tables"]["articles"]["columns"]
-    names = ", ".join(f"{column.id} {column.name}" for column in load_config().columns)
+    names = ", ".join(f"{column.id} {column.name}" for column in config.columns)
     columns["column_id"] += f" The columns of the default configuration: {names}."
+    data["plugins"] = {"pdarchive": {
+        "columns": {column.id: column.name for column in config.columns},
+        "topics": {topic.name: topic.threshold
+                   for topic in topics_from_config(config.extra)},
+        "allowed_hosts": sorted({*LOOPBACK_HOSTS, *allowed_hosts}),
+    }}
     return data
+
+
+def host_names(hosts: Iterable[str]) -> set[str]:
+    """The names a request may give in its Host header for a server opened on
+    ``hosts``: each, and for a wildcard (0.0.0.0, ::) this machine's names and
+    addresses."""
+    names = set(LOOPBACK_HOSTS)
+    for host in hosts:
+        if host in ("0.0.0.0", "::", ""):
+            hostname = socket.gethostname()
+            names |= {hostname, socket.getfqdn()}
+            with contextlib.suppress(OSError):
+                names |= set(socket.gethostbyname_ex(hostname)[2])
+        else:
+            names.add(host.strip("[]"))
+    return {name.lower() for name in names if name}
 
 
 class ArchiveDatabase(Database):  # type: ignore[misc]
@@ -69,12 +97,13 @@ class ArchiveDatabase(Database):  # type: ignore[misc]
         return connection
 
 
-def build(db: Path) -> Datasette:
-    """A Datasette serving the archive at ``db`` as ``/archive``, with the plugin."""
+def build(db: Path, allowed_hosts: Iterable[str] = LOOPBACK_HOSTS) -> Datasette:
+    """A Datasette serving the archive at ``db`` as ``/archive``, with the plugin,
+    answering requests for ``allowed_hosts`` (and loopback)."""
     if not pm.is_registered(datasette_plugin):
         pm.register(datasette_plugin, name="pdarchive")
     datasette = Datasette(
-        metadata=metadata(),
+        metadata=metadata(allowed_hosts),
         template_dir=str(PACKAGE.joinpath("templates")),
         static_mounts=[("pdarchive-static", str(PACKAGE.joinpath("static")))],
         settings=SETTINGS,
@@ -100,13 +129,15 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(db: Path, sock: socket.socket) -> None:
-    """Serve until Ctrl-C (exit 0) or SIGTERM."""
+def serve(db: Path, sock: socket.socket, hosts: Iterable[str] = ()) -> None:
+    """Serve until Ctrl-C (exit 0) or SIGTERM; ``hosts``: what it was opened as
+    (--host, --allow-host), the Host headers it answers besides loopback."""
     host, port = sock.getsockname()[:2]
     shown_host = f"[{host}]" if ":" in host else host
     print(f"pdarchive: serving {db} read-only at http://{shown_host}:{port}/ "
           "(Ctrl-C to stop)", file=sys.stderr, flush=True)
-    config = uvicorn.Config(build(db).app(), log_level="warning", lifespan="on")
+    config = uvicorn.Config(build(db, host_names(hosts)).app(), log_level="warning",
+                            lifespan="on", server_header=False)
     # uvicorn re-raises Ctrl-C once it has shut down: for a server, a normal end
     with contextlib.suppress(KeyboardInterrupt):
         uvicorn.Server(config).run(sockets=[sock])

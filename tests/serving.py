@@ -44,11 +44,13 @@ class Server:
 
 
 @contextmanager
-def served(db: Path, timeout: float = 30, prefix: Sequence[str] = ()) -> Iterator[Server]:
+def served(db: Path, timeout: float = 30, prefix: Sequence[str] = (),
+           args: Sequence[str] = ()) -> Iterator[Server]:
     """``pdarchive serve --port 0`` on ``db``; yields once it answers. ``prefix``: a
-    command to run it under (``setpriv`` to another user, say)."""
+    command to run it under (``setpriv`` to another user, say); ``args``: more options."""
     process = subprocess.Popen(
-        [*prefix, sys.executable, "-m", "archive.cli", "serve", "--db", str(db), "--port", "0"],
+        [*prefix, sys.executable, "-m", "archive.cli", "serve", "--db", str(db), "--port", "0",
+         *args],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     assert process.stderr is not None
     first = process.stderr.readline()

@@ -189,15 +189,76 @@ def test_ranking_is_fts5_bm25_with_the_title_weighted_above_the_body(
             assert hit.score == pytest.approx(score, rel=1e-5)
 
 
-def test_a_query_matching_more_than_the_window_ranks_its_newest_matches(
-        archive: Archive, articles: list[dict[str, Any]],
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(search, "RANK_WINDOW", 3)
-    newest = sorted((a for a in articles if has(a, "党建")), key=lambda a: a["published_at"])
-    hits = search.search(archive, "党建", limit=2)
-    assert len(hits) == 2
-    assert {hit.article_id for hit in hits} <= {a["article_id"] for a in newest[-3:]}
-    assert set(found(archive, "党建")) == oracle(articles, ["党建"])  # no limit: all
+def test_every_match_is_ranked_counted_and_reachable_page_by_page(
+        archive: Archive, articles: list[dict[str, Any]]) -> None:
+    """No window: the pages of a common query together hold each match once, in the
+    order of the whole ranking, and every page knows the exact total."""
+    wanted = oracle(articles, ["党"])
+    everything = search.search_page(archive, "党", limit=None)
+    assert everything.total == len(wanted) == len(everything.hits) > 15
+    pages, offset = [], 0
+    while True:
+        page = search.search_page(archive, "党", offset=offset, limit=4)
+        assert page.total == len(wanted)
+        if not page.hits:
+            break
+        pages += page.hits
+        offset += 4
+    assert [hit.article_id for hit in pages] == [hit.article_id for hit in everything.hits]
+    assert {hit.article_id for hit in pages} == wanted
+
+
+def test_sort_by_time(archive: Archive, articles: list[dict[str, Any]]) -> None:
+    newest = search.search_page(archive, "黨建", sort="newest", limit=None).hits
+    oldest = search.search_page(archive, "黨建", sort="oldest", limit=None).hits
+    times = [hit.published_at for hit in newest]
+    assert times == sorted(times, reverse=True) and len(times) == len(oracle(articles, ["党建"]))
+    assert [hit.article_id for hit in oldest] == [hit.article_id for hit in reversed(newest)]
+    with pytest.raises(ValueError):
+        search.search_page(archive, "党建", sort="random")
+
+
+def test_times_are_compared_as_instants(archive: Archive,
+                                        articles: list[dict[str, Any]]) -> None:
+    """03:00 UTC is 11:00 in Beijing, where the stored times are."""
+    cut = "2020-10-19T14:37:00+08:00"
+    in_utc = "2020-10-19T06:37:00Z"
+    wanted = {a["article_id"] for a in articles if a["published_at"] >= cut}
+    assert set(found(archive, "黨建", since=in_utc)) == wanted & oracle(articles, ["党建"])
+    before = {a["article_id"] for a in articles if a["published_at"] <= cut}
+    assert set(found(archive, "黨建", until=in_utc)) == before & oracle(articles, ["党建"])
+
+
+@pytest.mark.parametrize("written", ["2021/01/01", "2021年1月1日", "2021-1-1"])
+def test_dates_in_other_forms_are_read_not_dropped(archive: Archive, written: str) -> None:
+    assert found(archive, "黨建", since=written) == found(archive, "黨建", since="2021-01-01")
+
+
+def test_until_a_month_takes_in_the_whole_month(archive: Archive,
+                                                articles: list[dict[str, Any]]) -> None:
+    wanted = {a["article_id"] for a in articles if a["published_at"][:7] <= "2020-10"}
+    assert set(found(archive, "黨建", until="2020年10月")) == wanted & oracle(articles, ["党建"])
+
+
+@pytest.mark.parametrize("bad", ["2020-13-45", "yesterday", "2021-02-30", "21-01-01"])
+def test_a_date_that_cannot_be_read_is_an_error(archive: Archive, bad: str) -> None:
+    with pytest.raises(ValueError, match=repr(bad).strip("'")):
+        search.search(archive, "党建", since=bad)
+
+
+def test_the_source_filter_folds_scripts_and_widths(archive: Archive) -> None:
+    simplified = found(archive, "黨建", source="人民网")
+    assert simplified
+    assert found(archive, "黨建", source="人民網") == simplified
+    assert found(archive, "黨建", source="人民網－江蘇") == found(archive, "黨建",
+                                                              source="人民网-江苏")
+
+
+def test_an_operator_left_alone_by_dropped_punctuation_is_an_error() -> None:
+    for query in ("张鑫 OR ，", "， OR 张鑫", "张鑫 NOT 。", '张鑫 OR ""'):
+        with pytest.raises(QueryError, match="no letter or digit"):
+            parse_query(query)
+    assert parse_query("张鑫 ，") == parse_query("张鑫")
 
 
 def test_filters_narrow_the_matches(archive: Archive, articles: list[dict[str, Any]]) -> None:
@@ -362,6 +423,30 @@ def test_search_command_usage_errors(archive_db: Path, tmp_path: Path) -> None:
     assert pdarchive("search", "党建", "--db", archive_db, "--limit", "0").returncode == 2
     missing = pdarchive("search", "党建", "--db", tmp_path / "none.db")
     assert missing.returncode == 2 and "no archive" in missing.stderr
+    for bad in (["张鑫 OR ，"], ["党建", "--since", "2020-13-45"],
+                ["党建", "--page", "2", "--offset", "3"], ["党建", "--sort", "random"]):
+        result = pdarchive("search", *bad, "--db", archive_db)
+        assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1, bad
+
+
+def test_search_command_total_paging_and_sort(archive_db: Path,
+                                              articles: list[dict[str, Any]]) -> None:
+    wanted = oracle(articles, ["党建"])
+    every = json.loads(pdarchive("search", "党建", "--db", archive_db, "--format", "json",
+                                 "--limit", "1000", check=True).stdout)
+    first = pdarchive("search", "党建", "--db", archive_db, "--format", "json", "--limit", "5",
+                      check=True)
+    assert f"{len(wanted):,} articles match; 1–5 shown, best first" in first.stderr
+    second = pdarchive("search", "党建", "--db", archive_db, "--format", "json", "--limit",
+                       "5", "--page", "2", check=True)
+    assert json.loads(second.stdout) == every[5:10]
+    offset = pdarchive("search", "党建", "--db", archive_db, "--format", "json", "--limit",
+                       "5", "--offset", "7", check=True)
+    assert json.loads(offset.stdout) == every[7:12]
+    newest = json.loads(pdarchive("search", "党建", "--db", archive_db, "--format", "json",
+                                  "--limit", "1000", "--sort", "newest", check=True).stdout)
+    assert [hit["published_at"] for hit in newest] == sorted(
+        (hit["published_at"] for hit in every), reverse=True)
 
 
 # -- keeping the index current ------------------------------------------------------------------
