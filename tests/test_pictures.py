@@ -247,3 +247,25 @@ def test_a_picture_item_crosses_redis_as_json_and_is_written_once(fresh_db: Arch
     assert writer.pictures == 1
     rows = fresh_db.db.execute("SELECT url, kind, article_id FROM captures").fetchall()
     assert rows == [("http://js.people.com.cn/p.jpg", "picture", "34359164")]
+
+
+def test_no_images_reaches_every_way_a_crawl_starts(tmp_path: Path) -> None:
+    from archive.cli import _crawl_argv, build_parser
+
+    config = load_config(CRAWL_CONFIG)
+    # scrapy crawl jiangsu -a images=0
+    spider = JiangsuSpider(column="360300", images="0", config=config)
+    assert plan_scope(config, **spider.scope_arguments).images is False
+    assert plan_scope(config, columns=["360300"]).images is True
+    # schedule runs each crawl with it; seed's job carries it to the workers
+    args = build_parser().parse_args(["schedule", "--every", "1h", "--no-images"])
+    assert "--no-images" in _crawl_argv(args)
+    args = build_parser().parse_args(["schedule", "--every", "1h"])
+    assert "--no-images" not in _crawl_argv(args)
+    assert build_parser().parse_args(["seed", "--redis", "redis://x", "--no-images"]
+                                     ).images is False
+    job = CrawlJob(scope=plan_scope(config, columns=["360300"], images=False))
+    assert CrawlJob.from_json(job.to_json(state=CrawlJob.FRONTIER_FIELDS)).scope.images is False
+    # a worker takes the job's word for it
+    refused = pdarchive("crawl", "--redis", "redis://127.0.0.1:1/0", "--no-images")
+    assert refused.returncode == 2 and "--no-images" in refused.stderr

@@ -1,7 +1,7 @@
 """The ``jiangsu`` spider: column list pages → article pages → items.
 
 Run as ``scrapy crawl jiangsu`` (``-a column=360300 -a edition=big5
--a max_list_pages=3 -a full=1``, ``-s PDARCHIVE_DB=… -s PDARCHIVE_CONFIG=…``) or
+-a max_list_pages=3 -a full=1 -a images=0``, ``-s PDARCHIVE_DB=… -s PDARCHIVE_CONFIG=…``) or
 as ``pdarchive crawl``; both run this spider with the same settings.
 
 The spider is given a crawl job (crawler/job.py: the scope and the archive's state
@@ -104,8 +104,8 @@ class JiangsuSpider(ConfiguredSpider):
 
     def __init__(self, job: CrawlJob | None = None, column: Any = None, edition: Any = None,
                  max_list_pages: Any = None, full: Any = False, since: Any = None,
-                 until: Any = None, max_articles: Any = None, *, config: Config | None = None,
-                 **kwargs: Any) -> None:
+                 until: Any = None, max_articles: Any = None, images: Any = None, *,
+                 config: Config | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if job is not None:
             if not isinstance(job, CrawlJob):  # ``-a job=…``: spider arguments are text
@@ -122,6 +122,8 @@ class JiangsuSpider(ConfiguredSpider):
                 ("full", full), ("since", since), ("until", until),
                 ("max_articles", max_articles))
             if value is not None and value is not False and value not in ("", [], ())}
+        if images is not None and images != "":  # ``-a images=0`` turns pictures off
+            self.scope_arguments["images"] = images
         #: the article ids this crawl has asked for
         self.scheduled: set[str] = set()
         #: the picture URLs this crawl has asked for
