@@ -156,6 +156,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         db=args.db, config_path=args.config, columns=args.column, editions=args.edition,
         max_list_pages=args.max_list_pages, full=args.full, log_level=args.log_level,
         since=args.since, until=args.until, max_articles=args.max_articles,
+        images=args.images,
     )
     print(result.summary(), file=sys.stderr)
     if result.status == "failed":
@@ -180,6 +181,8 @@ def _crawl_argv(args: argparse.Namespace) -> list[str]:
             argv += ["--" + option.replace("_", "-"), str(getattr(args, option))]
     if args.full:
         argv.append("--full")
+    if args.images is False:
+        argv.append("--no-images")
     return argv
 
 
@@ -630,6 +633,10 @@ class _Options:
             "--full", action="store_true",
             help="re-fetch every listed article and update changed ones (default: only "
                  "what is new)")
+        self.job_scope.add_argument(
+            "--no-images", dest="images", action="store_false", default=default(None),
+            help="do not fetch the pictures the articles show (default: each picture is "
+                 "archived once, as the configuration's `images` says)")
         self.job_dates = parent()
         self.job_dates.add_argument(
             "--since", type=_date, metavar="DATE",

@@ -51,9 +51,10 @@ def _frontier(url: str) -> Frontier:
 
 def crawl_worker(args: argparse.Namespace) -> int:
     if (args.column or args.edition or args.max_list_pages is not None or args.full
-            or args.since or args.until):
+            or args.since or args.until or args.images is False):
         raise UsageError("with --redis, what to crawl (columns, editions, --max-list-pages, "
-                         "--full, --since, --until) is the job's: give it to `pdarchive seed`")
+                         "--full, --since, --until, --no-images) is the job's: give it to "
+                         "`pdarchive seed`")
     if args.max_articles is not None:
         raise UsageError("--max-articles is for a crawl in one process: a distributed job "
                          "has no count of articles shared by its workers")
@@ -87,7 +88,8 @@ def cmd_seed(args: argparse.Namespace) -> int:
         result = seed(redis_url=args.redis, db=args.db, config_path=args.config,
                       columns=args.column, editions=args.edition,
                       max_list_pages=args.max_list_pages, full=args.full,
-                      since=args.since, until=args.until, dead_after=args.dead_after)
+                      since=args.since, until=args.until, dead_after=args.dead_after,
+                      images=args.images)
     except JobRunning as error:
         print(f"pdarchive: {error}", file=sys.stderr)
         return EXIT_LOCKED

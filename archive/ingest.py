@@ -192,8 +192,9 @@ class Ingest:
         if self.job is None:
             self._sync_job()
         limit = int((self.job or {}).get("max_response_bytes") or Config.max_response_bytes)
+        pictures = int((self.job or {}).get("max_picture_bytes") or Config.max_picture_bytes)
         try:
-            envelope = itemcodec.decode(data, max_body_bytes=limit)
+            envelope = itemcodec.decode(data, max_body_bytes=limit, max_picture_bytes=pictures)
         except itemcodec.UndecodableItem as error:
             self._dead_letter(data, f"cannot be read: {error}")
             return

@@ -38,6 +38,8 @@ def collect(archive: Archive, topic: str | None = None,
         "failures_by_kind": archive.db.execute_returning_dicts(
             "SELECT coalesce(kind, stage) AS kind, count(*) AS count FROM failures "
             "GROUP BY 1 ORDER BY 2 DESC, 1"),
+        # how much room each kind of capture takes: the whole archive's, whatever the topic
+        "space": archive.space(),
         "missing_editions": {row["edition"]: row["n"] for row in archive.db.execute_returning_dicts(
             "SELECT edition, count(*) AS n FROM missing_editions GROUP BY edition "
             "ORDER BY edition")},
@@ -56,6 +58,15 @@ def render_text(stats: dict[str, Any]) -> str:
     lines += [f"  {row['edition']}: {row['pages']}" for row in stats["by_edition"]]
     lines.append("by month:")
     lines += [f"  {row['month']}: {row['articles']}" for row in stats["by_month"]]
+    space = stats.get("space") or {}
+    if space:
+        lines.append("space (captures, distinct bodies, bytes as fetched, as stored):")
+    for kind, label in (("article", "article pages"), ("list", "list pages"),
+                        ("picture", "pictures")):
+        if kind in space:
+            row = space[kind]
+            lines.append(f"  {label}: {row['captures']} captures, {row['bodies']} bodies, "
+                         f"{_size(row['bytes'])}, {_size(row['stored_bytes'])} stored")
     lines.append("last runs:")
     for run in stats["last_runs"]:
         lines.append(
@@ -72,3 +83,12 @@ def render_text(stats: dict[str, Any]) -> str:
         lines.append(f"  {failure['url']} [{failure['stage']}] {failure['reason']} "
                      f"(attempts {failure['attempts']}, next {failure['next_attempt_at']}{kind})")
     return "\n".join(lines)
+
+
+def _size(count: int) -> str:
+    """Bytes as a person reads them: ``5,120 bytes``, ``2.3 MB``."""
+    if count < 1024 * 1024:
+        return f"{count:,} bytes"
+    if count < 1024 ** 3:
+        return f"{count / 1024 / 1024:.1f} MB"
+    return f"{count / 1024 ** 3:.2f} GB"

@@ -773,6 +773,35 @@ class Archive:
             before = self.db.execute("SELECT max(id) FROM captures").fetchone()[0] or 0
             return self._save_capture(page, run_id) > before
 
+    def save_picture(self, page: FetchedPage, run_id: int | None) -> bool:
+        """Keep a picture a crawl fetched (``page.kind`` "picture", ``article_id`` the
+        article it was fetched for), through the store path an import's pictures take,
+        and close any failure recorded for it: returns whether it was new."""
+        with self.transaction():
+            new = self.save_capture(page, run_id)
+            self._clear_failures([page.url])
+            return new
+
+    def picture_urls(self) -> set[str]:
+        """Every picture URL the archive holds a capture of: never fetched again."""
+        return {row[0] for row in self.db.execute(
+            "SELECT DISTINCT url FROM captures WHERE kind = 'picture'")}
+
+    def space(self) -> dict[str, dict[str, int]]:
+        """Per kind of capture ("article", "list", "picture"): how many captures, how
+        many distinct bodies, their bytes as fetched and as stored (compressed)."""
+        found: dict[str, dict[str, int]] = {}
+        for kind, captures, bodies, size, stored in self.db.execute(
+                "SELECT k.kind, (SELECT count(*) FROM captures WHERE kind = k.kind), "
+                "count(*), coalesce(sum(b.size), 0), coalesce(sum(length(b.body)), 0) "
+                "FROM (SELECT DISTINCT kind FROM captures) AS k "
+                "LEFT JOIN (SELECT DISTINCT kind, sha256 FROM captures) AS d "
+                "ON d.kind = k.kind JOIN blobs AS b ON b.sha256 = d.sha256 "
+                "GROUP BY k.kind ORDER BY k.kind"):
+            found[kind] = {"captures": captures, "bodies": bodies, "bytes": size,
+                           "stored_bytes": stored}
+        return found
+
     def holds_capture(self, url: str, sha256: str) -> bool:
         """Is there a capture of ``url`` with this body?"""
         return self.db.execute("SELECT 1 FROM captures WHERE url = ? AND sha256 = ? LIMIT 1",
@@ -912,7 +941,8 @@ class Archive:
                 "FROM pages AS p WHERE p.article_id = a.article_id AND p.edition = ?) "
                 "AND NOT EXISTS (SELECT 1 FROM missing_editions AS m WHERE m.article_id = "
                 "a.article_id AND m.edition = ?) AND NOT EXISTS (SELECT 1 FROM failures AS f "
-                "WHERE f.article_id = a.article_id)", [edition, edition])}
+                "WHERE f.article_id = a.article_id AND f.stage != 'picture')",
+                [edition, edition])}
         return lacking
 
     def missing_editions(self) -> list[dict[str, Any]]:

@@ -73,7 +73,8 @@ _NAMESPACE = uuid.UUID("6f1d8a52-4c1e-4a8e-9d3c-7c1b4e0f2a15")
 
 def _captures_sql(filters: Filters, query: str | None) -> tuple[str, list[Any]]:
     """The captures to export, grouped by article (in publication order), each
-    article's oldest first; with no filter, the captures of no article after them."""
+    article's oldest first (its pictures after its pages of the same time); with no
+    filter, the captures of no article after them."""
     clauses, params = filters.clauses("a")
     if query is not None:
         clauses.append(f"a.rowid IN (SELECT rowid FROM {fulltext.TABLE} "
@@ -84,7 +85,10 @@ def _captures_sql(filters: Filters, query: str | None) -> tuple[str, list[Any]]:
                "c.fetched_at, b.body")
     sql = (f"SELECT {columns} FROM articles AS a JOIN captures AS c "
            f"ON c.article_id = a.article_id LEFT JOIN blobs AS b ON b.sha256 = c.sha256"
-           f"{where} ORDER BY a.published_at, a.article_id, c.fetched_at, c.id")
+           f"{where} ORDER BY a.published_at, a.article_id, c.fetched_at, "
+           # a crawl fetches an article's pictures after its pages, often in the same
+           # second; an import stores them first: the same order either way
+           "c.kind = 'picture', c.id")
     if not clauses:
         sql = (f"SELECT * FROM ({sql}) UNION ALL SELECT * FROM (SELECT {columns} "
                "FROM captures AS c LEFT JOIN blobs AS b ON b.sha256 = c.sha256 "

@@ -177,6 +177,12 @@ CRAWL: dict[str, Option] = {
     "max_response_bytes": Option(10 * 1024 * 1024, _integer(1),
                                  "The largest response accepted, in bytes; a larger one "
                                  "is recorded as a failure, not downloaded."),
+    "images": Option(True, _boolean,
+                     "Archive the pictures articles show (images[].src), fetched by the "
+                     "same crawl, each once (--no-images turns it off for one crawl)."),
+    "max_picture_bytes": Option(10 * 1024 * 1024, _integer(1),
+                                "The largest picture accepted, in bytes; a larger one is "
+                                "recorded as a failure, not downloaded."),
     "retries": Option(3, _integer(0),
                       "Retries of 5xx answers and timeouts within a crawl."),
     "backoff_base": Option(2.0, _number(0, unit=" of seconds"),
@@ -253,6 +259,8 @@ class Config:
     user_agent: str = CRAWL_DEFAULTS["user_agent"]
     timeout: float = CRAWL_DEFAULTS["timeout"]
     max_response_bytes: int = CRAWL_DEFAULTS["max_response_bytes"]
+    images: bool = CRAWL_DEFAULTS["images"]
+    max_picture_bytes: int = CRAWL_DEFAULTS["max_picture_bytes"]
     retries: int = CRAWL_DEFAULTS["retries"]
     backoff_base: float = CRAWL_DEFAULTS["backoff_base"]
     failure_retry_after: float = CRAWL_DEFAULTS["failure_retry_after"]

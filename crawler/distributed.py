@@ -381,7 +381,7 @@ class SeedResult:
 def seed(*, redis_url: str, db: Path, config_path: Path | None, columns: list[str] | None,
          editions: list[str] | None, max_list_pages: int | None, full: bool,
          since: str | None = None, until: str | None = None,
-         dead_after: float = DEFAULT_DEAD_AFTER) -> SeedResult:
+         dead_after: float = DEFAULT_DEAD_AFTER, images: bool | None = None) -> SeedResult:
     """Start a job on the frontier at ``redis_url`` for the archive at ``db``.
 
     The job is planned as a local crawl of ``db`` plans it (``plan_job``), and its
@@ -395,7 +395,8 @@ def seed(*, redis_url: str, db: Path, config_path: Path | None, columns: list[st
 
     config = load_config(config_path)
     scope = plan_scope(config, columns=columns, editions=editions,
-                       max_list_pages=max_list_pages, full=full, since=since, until=until)
+                       max_list_pages=max_list_pages, full=full, since=since, until=until,
+                       images=images)
     frontier = Frontier.connect(redis_url)
     if frontier.job() is not None and not frontier.snapshot().drained:
         raise JobRunning(frontier._busy_message())  # the message start_job gives
@@ -409,6 +410,8 @@ def seed(*, redis_url: str, db: Path, config_path: Path | None, columns: list[st
            "failure_retry_max": config.failure_retry_max,
            # the largest page body ingest inflates: what a worker may download
            "max_response_bytes": config.max_response_bytes,
+           # and the largest picture body
+           "max_picture_bytes": config.max_picture_bytes,
            "topics": config.extra.get("topics") or {},
            **crawl_job.to_json(state=CrawlJob.FRONTIER_FIELDS)}
     spider = JiangsuWorkerSpider(job=crawl_job, config=config)

@@ -8,8 +8,8 @@ read with ``redis-cli``. Page bodies, the bulk, are zlib-compressed and base64-e
 smaller than the raw HTML, so a backlog waiting for ingest costs Redis less memory.
 
 An envelope: ``{"format": 1, "id": ITEM_ID, "job": JOB_ID, "type": "article" | "failure" |
-"list", "item": {...}}``. ``id`` is unique per item (``worker:sequence``); ingest records
-the last one it committed, in the same transaction, so an item delivered again after
+"list" | "picture", "item": {...}}``. ``id`` is unique per item (``worker:sequence``);
+ingest records the last one it committed, in the same transaction, so an item delivered again after
 ingest stopped between commit and acknowledgement is not written twice.
 
 Items come over the network: ``decode`` inflates a page body only up to
@@ -26,11 +26,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from archive.store import FetchedPage
-from crawler.items import ArticleItem, FailureItem, ListPageItem, ParsedPageResult
+from crawler.items import ArticleItem, FailureItem, ListPageItem, ParsedPageResult, PictureItem
 
 FORMAT = 1
 
-Item = ArticleItem | FailureItem | ListPageItem
+Item = ArticleItem | FailureItem | ListPageItem | PictureItem
 
 
 class UndecodableItem(ValueError):
@@ -50,22 +50,25 @@ def _page(page: FetchedPage) -> dict[str, Any]:
     return fields
 
 
-def inflate(data: bytes, limit: int | None = None) -> bytes:
-    """``zlib.decompress(data)``, stopping once more than ``limit`` bytes come out."""
+def inflate(data: bytes, limit: int | None = None,
+            name: str = "max_response_bytes") -> bytes:
+    """``zlib.decompress(data)``, stopping once more than ``limit`` bytes (the job's
+    ``name``) come out."""
     if limit is None:
         return zlib.decompress(data)
     inflater = zlib.decompressobj()
     body = inflater.decompress(data, limit + 1)
     if len(body) > limit:
         raise UndecodableItem(f"a page body inflates to more than {limit} bytes (the job's "
-                              "max_response_bytes): not inflated further")
+                              f"{name}): not inflated further")
     if not inflater.eof:
         raise UndecodableItem("a page body is truncated (incomplete zlib stream)")
     return body
 
 
-def _fetched(fields: dict[str, Any], limit: int | None) -> FetchedPage:
-    body = inflate(base64.b64decode(fields.pop("body")), limit)
+def _fetched(fields: dict[str, Any], limit: int | None,
+             name: str = "max_response_bytes") -> FetchedPage:
+    body = inflate(base64.b64decode(fields.pop("body")), limit, name)
     return FetchedPage(body=body, **fields)
 
 
@@ -81,6 +84,9 @@ def encode(item: Item, *, item_id: str, job: str) -> bytes:
     elif isinstance(item, ListPageItem):
         kind = "list"
         body = {"column_id": item.column_id, "fetched": _page(item.fetched)}
+    elif isinstance(item, PictureItem):
+        kind = "picture"
+        body = {"column_id": item.column_id, "fetched": _page(item.fetched)}
     elif isinstance(item, FailureItem):
         kind = "failure"
         body = asdict(item)
@@ -90,9 +96,11 @@ def encode(item: Item, *, item_id: str, job: str) -> bytes:
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def decode(data: bytes, *, max_body_bytes: int | None = None) -> Envelope:
+def decode(data: bytes, *, max_body_bytes: int | None = None,
+           max_picture_bytes: int | None = None) -> Envelope:
     """The item in ``data``; UndecodableItem when this version cannot read it, or when
-    a page body would inflate to more than ``max_body_bytes``."""
+    a page body would inflate to more than ``max_body_bytes`` (a picture's, to more
+    than ``max_picture_bytes``, default ``max_body_bytes``)."""
     try:
         envelope = json.loads(data)
         if envelope.get("format") != FORMAT:
@@ -108,6 +116,9 @@ def decode(data: bytes, *, max_body_bytes: int | None = None) -> Envelope:
                 bool(body.get("partial", False)))
         elif kind == "list":
             item = ListPageItem(body["column_id"], _fetched(body["fetched"], max_body_bytes))
+        elif kind == "picture":
+            item = PictureItem(body.get("column_id"), _fetched(
+                body["fetched"], max_picture_bytes or max_body_bytes, "max_picture_bytes"))
         elif kind == "failure":
             item = FailureItem(**body)
         else:

@@ -32,11 +32,12 @@ class ArticleItem:
 class FailureItem:
     """A page that could not be had, recorded under the URL the crawl asked for.
 
-    ``stage`` "fetch", "parse", "list" or "store"; ``kind`` what went wrong, for
+    ``stage`` "fetch", "parse", "list", "store" or "picture" (a picture an article
+    shows: never the article's failure); ``kind`` what went wrong, for
     counting and for the run's verdict: "blocked" (HTTP 403/429/503, a block or
     rate-limit page), "deleted", "http", "timeout", "connection", "dns",
     "truncated", "too_large", "robots", "redirect", "not_an_article",
-    "extraction_error", "not_a_list", "repeat", "incomplete" — and
+    "extraction_error", "not_a_list", "repeat", "incomplete", "not_a_picture" — and
     "missing_edition", which is no failure but the fact that an article has no page
     in an edition (stage "edition"). ``redirects``: the URLs the request was sent on
     to, in order.
@@ -56,4 +57,13 @@ class FailureItem:
 @dataclass
 class ListPageItem:
     column_id: str
+    fetched: FetchedPage
+
+
+@dataclass
+class PictureItem:
+    """A picture an article shows, fetched after the article's pages were parsed
+    (``fetched.kind`` "picture", ``fetched.article_id`` the article)."""
+
+    column_id: str | None
     fetched: FetchedPage

@@ -83,13 +83,15 @@ class Scope:
     until: str | None = None
     #: articles fetched at most (0: no limit)
     max_articles: int = 0
+    #: fetch the pictures the articles show (``images`` in ``[crawl]``, ``--no-images``)
+    images: bool = True
 
 
 def plan_scope(config: Config, *, columns: Any = None, editions: Any = None,
                max_list_pages: Any = None, full: Any = False, since: Any = None,
-               until: Any = None, max_articles: Any = None) -> Scope:
+               until: Any = None, max_articles: Any = None, images: Any = None) -> Scope:
     """The scope the options (or spider arguments, as strings) ask for; raises
-    ScopeError when it cannot be crawled."""
+    ScopeError when it cannot be crawled. ``images`` None: the configuration's."""
     column_ids = _split(columns) or [column.id for column in config.default_columns()]
     if not column_ids:
         raise ScopeError("no column to crawl: give --column or mark one default in config")
@@ -105,7 +107,8 @@ def plan_scope(config: Config, *, columns: Any = None, editions: Any = None,
         columns=tuple(dict.fromkeys(column_ids)), editions=tuple(dict.fromkeys(wanted)),
         max_list_pages=_count(max_list_pages, "max_list_pages", config.max_list_pages),
         full=_flag(full), since=_day(since, "since"), until=_day(until, "until"),
-        max_articles=_count(max_articles, "max_articles", 0))
+        max_articles=_count(max_articles, "max_articles", 0),
+        images=config.images if images is None or images == "" else _flag(images))
 
 
 @dataclass(frozen=True)
@@ -129,12 +132,17 @@ class CrawlJob:
     column_counts: Mapping[str, int] = field(default_factory=dict)
     #: the failed article pages of the scope's columns that are due again
     retries: tuple[str, ...] = ()
+    #: pictures not to ask for: captured already, or failed and still waiting out their
+    #: backoff (none of the latter with --full)
+    known_pictures: frozenset[str] = frozenset()
+    #: failed pictures of the scope's columns due again: (url, article id, column id)
+    picture_retries: tuple[tuple[str, str | None, str | None], ...] = ()
 
     # -- the JSON form ------------------------------------------------------------
 
     #: the fields a worker needs besides the big sets (which go to Redis sets):
     #: the scope, and what its walks decide by
-    FRONTIER_FIELDS = ("may_stop_early", "column_counts")
+    FRONTIER_FIELDS = ("may_stop_early", "column_counts", "known_pictures")
 
     def to_json(self, *, state: Iterable[str] | None = None) -> dict[str, Any]:
         """The job as JSON-ready values: the scope's fields at the top level, then
@@ -143,7 +151,7 @@ class CrawlJob:
             "columns": list(self.scope.columns), "editions": list(self.scope.editions),
             "max_list_pages": self.scope.max_list_pages, "full": self.scope.full,
             "since": self.scope.since, "until": self.scope.until,
-            "max_articles": self.scope.max_articles,
+            "max_articles": self.scope.max_articles, "images": self.scope.images,
         }
         every = {
             "known": sorted(self.known), "backing_off": sorted(self.backing_off),
@@ -153,6 +161,8 @@ class CrawlJob:
             "held_editions": {article: sorted(editions) for article, editions in
                               self.held_editions.items()},
             "column_counts": dict(self.column_counts), "retries": list(self.retries),
+            "known_pictures": sorted(self.known_pictures),
+            "picture_retries": [list(retry) for retry in self.picture_retries],
         }
         names = every if state is None else list(state)
         return {**data, **{name: every[name] for name in names}}
@@ -166,7 +176,8 @@ class CrawlJob:
             columns=tuple(data["columns"]), editions=tuple(data["editions"]),
             max_list_pages=int(data["max_list_pages"]), full=bool(data["full"]),
             since=data.get("since"), until=data.get("until"),
-            max_articles=int(data.get("max_articles") or 0))
+            max_articles=int(data.get("max_articles") or 0),
+            images=bool(data.get("images", True)))
         return cls(
             scope=scope,
             known=frozenset(data.get("known", ()) if known is None else known),
@@ -180,7 +191,10 @@ class CrawlJob:
                            (data.get("held_editions") or {}).items()},
             column_counts={str(k): int(v) for k, v in
                            (data.get("column_counts") or {}).items()},
-            retries=tuple(data.get("retries") or ()))
+            retries=tuple(data.get("retries") or ()),
+            known_pictures=frozenset(data.get("known_pictures") or ()),
+            picture_retries=tuple((str(url), article, column) for url, article, column in
+                                  data.get("picture_retries") or ()))
 
 
 def read_job(archive: Archive, scope: Scope) -> CrawlJob:
@@ -190,9 +204,11 @@ def read_job(archive: Archive, scope: Scope) -> CrawlJob:
     lacking = archive.columns_lacking_editions(list(scope.editions))
     due = archive.failures_due()
     due_urls = {failure["url"] for failure in due}
+    failures = archive.failures()
     backing_off = frozenset() if scope.full else frozenset(
-        failure["article_id"] for failure in archive.failures()
-        if failure["article_id"] and failure["url"] not in due_urls)
+        failure["article_id"] for failure in failures
+        if failure["article_id"] and failure["url"] not in due_urls
+        and failure["stage"] != "picture")
     may_stop_early = {
         column: (not scope.full and column not in lacking
                  and archive.column_walk_completed(column))
@@ -206,14 +222,27 @@ def read_job(archive: Archive, scope: Scope) -> CrawlJob:
         if pages and may_stop_early[column]:
             resume_pages[column] = tuple(pages[:1])
     retries = tuple(failure["url"] for failure in due
-                    if (parsed := parse_article_url(failure["url"]))
+                    if failure["stage"] != "picture"
+                    and (parsed := parse_article_url(failure["url"]))
                     and parsed.column_id in scope.columns)
+    known_pictures: frozenset[str] = frozenset()
+    picture_retries: tuple[tuple[str, str | None, str | None], ...] = ()
+    if scope.images:
+        # a picture captured once is never asked for again; a failed one when due
+        waiting = () if scope.full else (
+            failure["url"] for failure in failures
+            if failure["stage"] == "picture" and failure["url"] not in due_urls)
+        known_pictures = frozenset(archive.picture_urls()) | frozenset(waiting)
+        picture_retries = tuple(
+            (failure["url"], failure["article_id"], failure["column_id"]) for failure in due
+            if failure["stage"] == "picture" and failure["column_id"] in scope.columns)
     return CrawlJob(
         scope=scope, known=frozenset(archive.known_article_ids()), backing_off=backing_off,
         may_stop_early=may_stop_early, resume_pages=resume_pages,
         held_editions={article: frozenset(editions) for article, editions in
                        archive.article_editions().items()},
-        column_counts=dict(archive.column_article_counts()), retries=retries)
+        column_counts=dict(archive.column_article_counts()), retries=retries,
+        known_pictures=known_pictures, picture_retries=picture_retries)
 
 
 def plan_job(config: Config, db: str | Path, **scope: Any) -> CrawlJob:

@@ -64,6 +64,8 @@ class CrawlResult:
         line = (f"crawl {self.status}: {value('downloader/request_count')} requests, "
                 f"{value('pdarchive/new')} new, {value('pdarchive/updated')} updated, "
                 f"{value('pdarchive/unchanged')} unchanged, {value('pdarchive/failed')} failed")
+        if value("pdarchive/pictures"):
+            line += f", {value('pdarchive/pictures')} pictures"
         if self.stats.get("pdarchive/run_id") is not None:  # None: not even the run recorded
             line += f" (run {self.stats['pdarchive/run_id']})"
         if self.stats.get("pdarchive/failure") == "site":
@@ -85,11 +87,11 @@ def crawl_settings(db: Path, config_path: Path | None, log_level: str = "INFO") 
 def run_crawl(*, db: Path, config_path: Path | None, columns: list[str] | None,
               editions: list[str] | None, max_list_pages: int | None, full: bool,
               log_level: str = "WARNING", since: str | None = None, until: str | None = None,
-              max_articles: int | None = None) -> CrawlResult:
+              max_articles: int | None = None, images: bool | None = None) -> CrawlResult:
     # A bad config or scope is a usage error before anything starts (ConfigError).
     scope = plan_scope(load_config(config_path), columns=columns, editions=editions,
                        max_list_pages=max_list_pages, full=full, since=since, until=until,
-                       max_articles=max_articles)
+                       max_articles=max_articles, images=images)
     with crawl_lock(db):
         # Likewise an unusable archive (damaged, read-only); creates a new one. Read
         # whole once, then what the crawl starts from (the job) is read from it.

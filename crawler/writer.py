@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from archive.record import IncompleteArticle, combine_editions, merge_pages
 from archive.store import Archive, RunCounts
 from archive.topics import Topic, score_all
-from crawler.items import ArticleItem, FailureItem, ListPageItem
+from crawler.items import ArticleItem, FailureItem, ListPageItem, PictureItem
 
 #: share of article pages parsed by the fallback (or refused) above which a run
 #: is reported as a warning: the site's layout has probably changed
@@ -48,6 +48,8 @@ class ItemWriter:
         self.kinds: dict[str, int] = {}
         #: editions found not to exist (404 on an article's BIG5 page)
         self.missing_editions = 0
+        #: pictures stored (new captures)
+        self.pictures = 0
 
     def _count(self, key: str) -> None:
         setattr(self.counts, key, getattr(self.counts, key) + 1)
@@ -61,6 +63,9 @@ class ItemWriter:
             self._store_failure(item)
         elif isinstance(item, ListPageItem):
             self.archive.save_list_page(item.fetched, self.run_id)
+        elif isinstance(item, PictureItem) and self.archive.save_picture(item.fetched,
+                                                                         self.run_id):
+            self.pictures += 1
 
     def _store_article(self, item: ArticleItem) -> None:
         try:

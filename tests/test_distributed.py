@@ -129,6 +129,9 @@ def archive_state(db: Path) -> dict[str, Any]:
             "articles": articles,
             "pages": rows("SELECT url, kind, article_id, edition, page, status, sha256, "
                           "encoding, extractor, run_id FROM pages ORDER BY url"),
+            # the pictures the articles show: fetched by workers, written by ingest
+            "pictures": rows("SELECT url, article_id, status, sha256, run_id FROM captures "
+                             "WHERE kind = 'picture' ORDER BY url"),
             "failures": rows("SELECT url, article_id, column_id, stage, reason, http_status, "
                              "attempts, run_id FROM failures ORDER BY url"),
             "runs": rows("SELECT id, status, columns, complete_columns, new, updated, "
@@ -163,6 +166,7 @@ def test_three_workers_and_one_ingest_archive_what_one_crawl_does(
     state = archive_state(db)
     assert state == archive_state(single)
     assert len(state["articles"]) == 19
+    assert [row[1] for row in state["pictures"]] == ["34359164", "40012345"]
 
     # Each page was requested once in all: robots.txt once by each worker that fetched
     # anything (robots.txt is not in the shared frontier: each Scrapy process asks

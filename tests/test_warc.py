@@ -238,9 +238,11 @@ def test_warc_export_takes_the_filters_of_every_format(archive_db: Path,
                 if kind == "response"}
 
     def pages(found: list[dict[str, Any]]) -> set[str]:
+        """The articles' pages, and the pictures they show (the crawl archived them)."""
         big5 = [record["big5"]["pages"] for record in found if record.get("big5")]
+        pictures = {image["src"] for record in found for image in record.get("images") or []}
         return {url for record in found for url in record["pages"]} | {
-            url for urls in big5 for url in urls}
+            url for urls in big5 for url in urls} | pictures
 
     wanted = export_jsonl(archive_db, "--since", "2021-01-01", "--until", "2021-12-31")
     assert wanted and urls("--since", "2021-01-01", "--until", "2021-12-31") == pages(wanted)

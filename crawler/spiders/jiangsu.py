@@ -1,7 +1,7 @@
 """The ``jiangsu`` spider: column list pages → article pages → items.
 
 Run as ``scrapy crawl jiangsu`` (``-a column=360300 -a edition=big5
--a max_list_pages=3 -a full=1``, ``-s PDARCHIVE_DB=… -s PDARCHIVE_CONFIG=…``) or
+-a max_list_pages=3 -a full=1 -a images=0``, ``-s PDARCHIVE_DB=… -s PDARCHIVE_CONFIG=…``) or
 as ``pdarchive crawl``; both run this spider with the same settings.
 
 The spider is given a crawl job (crawler/job.py: the scope and the archive's state
@@ -28,7 +28,13 @@ from twisted.python.failure import Failure
 
 from archive.store import FetchedPage, utc_now
 from crawler.config import Config, load_config
-from crawler.items import ArticleItem, FailureItem, ListPageItem, ParsedPageResult
+from crawler.items import (
+    ArticleItem,
+    FailureItem,
+    ListPageItem,
+    ParsedPageResult,
+    PictureItem,
+)
 from crawler.job import CrawlJob, ScopeError, plan_job
 from crawler.parse import ParsedPage, ParseRefused
 from crawler.parse.notices import notice_refusal
@@ -53,6 +59,10 @@ SITE_FAILURES = "pdarchive/site_failures"
 HALT_STREAK = "pdarchive/blocked_streak"
 #: how much of a page's end is searched for its closing tag
 _TAIL_BYTES = 4096
+#: pictures wait behind list and article pages: a walk is never slowed by them
+PICTURE_PRIORITY = -10
+#: the crawl's stat of pictures fetched
+PICTURES = "pdarchive/pictures"
 
 logger = logging.getLogger(__name__)
 
@@ -94,8 +104,8 @@ class JiangsuSpider(ConfiguredSpider):
 
     def __init__(self, job: CrawlJob | None = None, column: Any = None, edition: Any = None,
                  max_list_pages: Any = None, full: Any = False, since: Any = None,
-                 until: Any = None, max_articles: Any = None, *, config: Config | None = None,
-                 **kwargs: Any) -> None:
+                 until: Any = None, max_articles: Any = None, images: Any = None, *,
+                 config: Config | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if job is not None:
             if not isinstance(job, CrawlJob):  # ``-a job=…``: spider arguments are text
@@ -112,8 +122,12 @@ class JiangsuSpider(ConfiguredSpider):
                 ("full", full), ("since", since), ("until", until),
                 ("max_articles", max_articles))
             if value is not None and value is not False and value not in ("", [], ())}
+        if images is not None and images != "":  # ``-a images=0`` turns pictures off
+            self.scope_arguments["images"] = images
         #: the article ids this crawl has asked for
         self.scheduled: set[str] = set()
+        #: the picture URLs this crawl has asked for
+        self.pictures_scheduled: set[str] = set()
         #: column → its list walk reached the end or the known articles
         self.walk_complete: dict[str, bool] = {}
         #: (column, walk) → the article ids the walk's list pages listed so far (walk
@@ -196,6 +210,9 @@ class JiangsuSpider(ConfiguredSpider):
             parsed = parse_article_url(url)
             if parsed:
                 yield from self._article_requests(parsed, retry=True)
+        if self.job.scope.images:
+            for picture, article_id, shown_in in self.job.picture_retries:
+                yield from self._picture_request(picture, article_id, shown_in, retry=True)
 
     async def start(self) -> AsyncIterator[Any]:
         for request in self.first_requests():
@@ -427,6 +444,60 @@ class JiangsuSpider(ConfiguredSpider):
             yield self._page_request(item, article, self.editions[position + 1], 1)
         elif item.editions:
             yield item
+            yield from self._picture_requests(item)
+
+    # -- pictures -----------------------------------------------------------------
+
+    def _picture_requests(self, item: ArticleItem) -> Iterator[scrapy.Request]:
+        """The pictures an article shows (``images[].src`` of every page of every
+        edition), each asked for once: not those the archive holds or that still wait
+        out their backoff, nor those this crawl asked for already (shared by articles)."""
+        if not self.job.scope.images:
+            return
+        for pages in item.editions.values():
+            for page in pages:
+                for image in page.record.get("images") or []:
+                    src = image.get("src") if isinstance(image, dict) else None
+                    if isinstance(src, str) and src.startswith(("http://", "https://")):
+                        yield from self._picture_request(src, item.article_id, item.column_id)
+
+    def _picture_request(self, url: str, article_id: str | None, column: str | None,
+                         retry: bool = False) -> Iterator[scrapy.Request]:
+        if url in self.pictures_scheduled or (url in self.job.known_pictures and not retry):
+            return
+        host = url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0].lower()
+        if not any(host == domain or host.endswith("." + domain)
+                   for domain in self.allowed_domains):
+            return  # another site's picture: not this crawl's to fetch
+        self.pictures_scheduled.add(url)
+        yield scrapy.Request(
+            url, callback=self.parse_picture, errback=self.failed, priority=PICTURE_PRIORITY,
+            dont_filter=retry,
+            cb_kwargs={"article_id": article_id, "column": column},
+            meta={"picture": True, "article_id": article_id, "column": column,
+                  "download_maxsize": self.config.max_picture_bytes})
+
+    def parse_picture(self, response: Response, article_id: str | None,
+                      column: str | None) -> Iterator[Any]:
+        """A picture as fetched, kept as a capture of its own kind; an HTML page where
+        a picture should be (an error or block page served with 200) is a failure."""
+        url = self._asked_for(response.request) if response.request else response.url
+        content_type = (response.headers.get(b"Content-Type") or b"").decode("latin-1")
+        head = response.body[:512].lstrip().lower()
+        if content_type.lower().startswith("text/html") or head.startswith(
+                (b"<!doctype html", b"<html")):
+            refusal = notice_refusal(*_visible_text(response))
+            kind = refusal.kind if refusal is not None else "not_a_picture"
+            yield FailureItem(
+                url, "picture", f"{kind}: the site answered with an HTML page, not a picture "
+                f"({content_type or 'no Content-Type'})", response.status, article_id, column,
+                kind=kind, redirects=self._redirects(response.request)
+                if response.request else [])
+            return
+        self._count(PICTURES)
+        yield PictureItem(column, FetchedPage(
+            url=response.url, status=response.status, headers=_headers(response),
+            body=response.body, fetched_at=utc_now(), kind="picture", article_id=article_id))
 
     def _give_up(self, item: ArticleItem, article: ArticleUrl, edition: str,
                  failure: FailureItem) -> Iterator[Any]:
@@ -525,11 +596,21 @@ class JiangsuSpider(ConfiguredSpider):
             kind = "blocked" if status in BLOCKING_STATUSES else "http"
         else:
             kind, reason = self._fetch_reason(failure)
+        kwargs = request.cb_kwargs
+        if request.meta.get("picture"):
+            # A picture's failure is its own, never its article's: recorded (retried by
+            # later crawls with the backoff of pages), and nothing said of the site.
+            if kind == "too_large":
+                reason = (f"too large: over the {self.config.max_picture_bytes}-byte limit "
+                          "(max_picture_bytes); not downloaded")
+            yield FailureItem(self._asked_for(request), "picture", reason, status,
+                              request.meta.get("article_id"), request.meta.get("column"),
+                              kind=kind, redirects=self._redirects(request))
+            return
         if kind in ("blocked", "dns", "connection", "timeout"):
             self._count(SITE_FAILURES)
         if kind == "blocked":
             self._blocked()
-        kwargs = request.cb_kwargs
         # Recorded under the URL the crawl asked for, not where redirects led it.
         url = self._asked_for(request)
         failure_item = FailureItem(url, "fetch", reason, status,
