@@ -815,7 +815,7 @@ class Archive:
                 self.db.execute("UPDATE captures SET article_id = ? WHERE url = ? AND "
                                 "kind = 'picture' AND article_id IS NULL", [article_id, url])
 
-    def _capture_rows(self, sql: str, params: list[Any]) -> Iterator[dict[str, Any]]:
+    def capture_rows(self, sql: str, params: list[Any]) -> Iterator[dict[str, Any]]:
         """Rows of ``sql`` (which selects ``body`` and ``sha256`` among others) with
         the body inflated and checked against its digest: a damaged copy comes with
         ``body`` None and ``damage`` saying why, rather than stopping the others."""
@@ -841,8 +841,8 @@ class Archive:
     def page_bodies(self) -> Iterator[dict[str, Any]]:
         """Every stored article page (its latest capture) with its raw body, grouped by
         article: read as they are used (the whole archive's pages would not fit in
-        memory). Damaged copies: see ``_capture_rows``."""
-        return self._capture_rows(
+        memory). Damaged copies: see ``capture_rows``."""
+        return self.capture_rows(
             "SELECT url, article_id, edition, page, headers, body, sha256 FROM pages "
             "WHERE kind = 'article' ORDER BY article_id, edition, page", [])
 
@@ -850,7 +850,7 @@ class Archive:
         """Per article version (grouped by article, then version), the capture of each of
         its pages it was read from (the newest, when a page was captured again with the
         text unchanged), with the raw body: what reparse re-reads each version from."""
-        return self._capture_rows(
+        return self.capture_rows(
             "SELECT v.article_id, v.version, c.id AS capture_id, c.url, c.edition, c.page, "
             "c.headers, b.body, c.sha256 FROM version_captures AS v "
             "JOIN captures AS c ON c.id = v.capture_id "

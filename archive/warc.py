@@ -103,22 +103,7 @@ def iter_captures(archive: Archive, filters: Filters = NO_FILTERS,
     body inflated and checked against its digest, one in memory at a time; a body
     missing or damaged comes as None, with ``damage`` saying why."""
     sql, params = _captures_sql(filters, query)
-    cursor = archive.db.conn.execute(sql, params)
-    names = [description[0] for description in cursor.description]
-    for values in cursor:
-        row = dict(zip(names, values, strict=True))
-        row["damage"] = None
-        try:
-            row["headers"] = json.loads(row["headers"] or "{}")
-            if row["body"] is None:
-                raise ValueError("no stored copy")
-            row["body"] = zlib.decompress(row["body"])
-        except (zlib.error, ValueError) as error:
-            row["body"], row["damage"] = None, f"{type(error).__name__}: {error}"
-        else:
-            if hashlib.sha256(row["body"]).hexdigest() != row["sha256"]:
-                row["body"], row["damage"] = None, "it no longer matches its SHA-256"
-        yield row
+    return archive.capture_rows(sql, params)
 
 
 def warc_date(iso: str | None) -> str:
@@ -283,7 +268,7 @@ def write_warc(archive: Archive, out: IO[bytes], filters: Filters = NO_FILTERS,
                 export.versions(archive, article)
             article = capture["article_id"]
         if capture["body"] is None:
-            result.damaged.append(f"{capture['url']} ({capture['damage']})")
+            result.damaged.append(f"{capture['url']}: {capture['damage']}")
             continue
         export.capture(capture)
         result.captures += 1

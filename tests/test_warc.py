@@ -265,7 +265,8 @@ def test_a_damaged_stored_page_is_left_out_and_named(archive_db: Path,
     out = tmp_path / "out.warc.gz"
     result = pdarchive("export", "--db", db, "--format", "warc", "-o", out)
     assert result.returncode == 1, result.stderr
-    assert f"  {CHANGED} (it no longer matches its SHA-256)" in result.stderr.splitlines()
+    assert (f"  {CHANGED}: the stored copy is damaged (it no longer matches its SHA-256)"
+            in result.stderr.splitlines())
     assert "1 stored copy damaged, left out" in result.stderr
     urls = {dict(warc)["WARC-Target-URI"] for kind, warc, _, _ in records(out)
             if kind == "response"}
