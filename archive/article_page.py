@@ -24,13 +24,15 @@ LABELS = {
            "other": "另一版本", "archived_other": "已存档", "not_archived": "网站上，未存档",
            "first_seen": "首次存档", "fetched": "最近抓取", "version": "第 {} 版",
            "versions": "早期版本", "fields": "全部字段", "more": "同栏目更多文章",
-           "home": "首页", "search": "搜索"},
+           "home": "首页", "search": "搜索", "captures": "存档副本（网页原样）",
+           "picture_missing": "图片未存档"},
     "big5": {"source": "來源", "editors": "責編", "authors": "作者", "photographers": "攝影",
              "original_title": "原標題", "original": "原文", "pages": "網站上的各頁",
              "other": "另一版本", "archived_other": "已存檔", "not_archived": "網站上，未存檔",
              "first_seen": "首次存檔", "fetched": "最近抓取", "version": "第 {} 版",
              "versions": "早期版本", "fields": "全部欄位", "more": "同欄目更多文章",
-             "home": "首頁", "search": "搜尋"},
+             "home": "首頁", "search": "搜尋", "captures": "存檔副本（網頁原樣）",
+             "picture_missing": "圖片未存檔"},
 }
 
 

@@ -39,6 +39,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
+import datasette.handle_exception
 import markupsafe
 import sqlite_utils
 from datasette import hookimpl
@@ -55,6 +56,15 @@ from datasette.utils.asgi import AsgiStream, BadRequest, Request, Response
 
 from . import fulltext
 from .article_page import article_view
+from .captures_view import (
+    archived_pictures,
+    capture_raw_view,
+    capture_view,
+    captures_view,
+    frame_html,
+    picture_path,
+    picture_view,
+)
 from .export import neutralise_formula
 from .filters import FilterError, Filters, parse_time
 from .search import (
@@ -74,6 +84,13 @@ from .search import (
 )
 from .search import highlight as highlight_hits
 from .topics import PARTY_BUILDING
+
+# Datasette 0.65's default error handler prints every error with rich when rich is
+# installed (simonw/datasette#1416), and rich refuses outside an except block, as
+# for a 404: every unknown address became a 500 and a traceback in the log. rich
+# comes with the wacz package (through frictionless and typer) and with our
+# progress bars, so the handler is told there is none; its own page is unchanged.
+datasette.handle_exception.rich = None  # type: ignore[attr-defined]
 
 #: the name (and URL path) of the archive in Datasette; the templates are named for it
 DATABASE = "archive"
@@ -792,6 +809,8 @@ def prepare_jinja2_environment(env: Any, datasette: Any) -> None:
     env.filters["pd_highlight"] = title_html
     env.filters["pd_time"] = human_time
     env.filters["pd_safe_url"] = safe_url
+    env.globals["pd_capture_frame"] = frame_html
+    env.globals["pd_picture_path"] = picture_path
     env.filters["pd_link"] = link_or_text
 
 
@@ -805,6 +824,10 @@ def register_routes() -> list[tuple[str, Any]]:
     return [
         (rf"^/{DATABASE}/search(\.(?P<format>json|jsonl|csv))?$", search_view),
         (r"^/-/pdarchive-data$", internals_view),
+        (r"^/-/pdarchive-picture/(?P<id>\d+)$", picture_view),
+        (r"^/-/pdarchive-captures/(?P<article_id>\d+)$", captures_view),
+        (r"^/-/pdarchive-capture/(?P<id>\d+)$", capture_view),
+        (r"^/-/pdarchive-capture/(?P<id>\d+)/raw$", capture_raw_view),
     ]
 
 
@@ -830,10 +853,29 @@ async def internals_view(datasette: Any, request: Request) -> Response:
     return Response.html(html)
 
 
+def _row_pictures(datasette: Any, request: Request) -> Any:
+    async def inner() -> dict[str, Any]:
+        db = datasette.get_database(DATABASE)
+        article_id = str(request.url_vars.get("pks") or "")
+        rows = await db.execute("select images, big5 from articles where article_id = ?",
+                                [article_id])
+        row = rows.first()
+        urls: list[str] = []
+        if row is not None:
+            urls = [image.get("src", "") for image in json.loads(row["images"] or "[]")]
+            other = json.loads(row["big5"] or "null") or {}
+            urls += [image.get("src", "") for image in other.get("images") or []]
+        return {"pd_pictures": await archived_pictures(db, [url for url in urls if url])}
+    return inner
+
+
 @hookimpl
 def extra_template_vars(template: str, database: str | None, datasette: Any,
-                        view_name: str) -> Any:
-    """The home page's newest articles and counts."""
+                        view_name: str, request: Request | None) -> Any:
+    """The home page's newest articles and counts; on an article's page, which of its
+    pictures the archive holds."""
+    if view_name == "row" and database == DATABASE and request is not None:
+        return _row_pictures(datasette, request)
     if view_name != "index":
         return None
 
@@ -858,10 +900,10 @@ def extra_template_vars(template: str, database: str | None, datasette: Any,
 # -- safety -----------------------------------------------------------------------
 
 #: what the pages may load: only this server's scripts and styles (a crawled page's
-#: text is escaped, and would not run even if it were not), pictures from anywhere
-#: (the articles' own, on the site)
+#: text is escaped, and would not run even if it were not) and pictures from the
+#: archive itself: the browser shows the archive, never the live site
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-       "img-src 'self' http: https: data:; connect-src 'self'; object-src 'none'; "
+       "img-src 'self' data:; connect-src 'self'; object-src 'none'; "
        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
@@ -918,7 +960,13 @@ def asgi_wrapper(datasette: Any) -> Any:
                     if csv_without_bom:
                         headers = [(name, value) for name, value in headers
                                    if name.lower() != b"content-length"]
-                    message["headers"] = [*headers, *SECURITY_HEADERS]
+                    names = {name.lower() for name, _ in headers}
+                    # a raw capture brings its own, stricter policy (a sandbox, framed here)
+                    extra = [(name, value) for name, value in SECURITY_HEADERS
+                             if not (b"content-security-policy" in names
+                                     and name in (b"content-security-policy",
+                                                  b"x-frame-options"))]
+                    message["headers"] = [*headers, *extra]
                 elif message["type"] == "http.response.body" and csv_without_bom:
                     csv_without_bom = False
                     body = message.get("body", b"")

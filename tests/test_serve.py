@@ -25,7 +25,7 @@ from archive.serve import host_names
 from archive.store import Archive
 from archive.textnorm import normalise
 from bench.synthetic import ensure_archive
-from tests.conftest import EXPECTED_CRAWL, pdarchive
+from tests.conftest import EXPECTED_CRAWL, SITE, pdarchive
 from tests.serving import _OPENER, Server, served
 
 SEED = "34359164"  # has an image, editors, a source link and a BIG5 edition in the mirror
@@ -258,8 +258,16 @@ def test_article_page_reads_like_the_original(server: Server) -> None:
     assert page.select_one(".pd-article h1").text == article["title"]
     shown = [node.text for node in page.select(".pd-body p, .pd-body figcaption")]
     assert shown == article["body"]
-    assert [img["src"] for img in page.select(".pd-body img")] == [
-        image["src"] for image in article["images"]]
+    # the pictures come from the archive, as they were fetched, never from the site
+    pictures = [img["src"] for img in page.select(".pd-body img")]
+    assert len(pictures) == len(article["images"]) and all(
+        src.startswith("/-/pdarchive-picture/") for src in pictures)
+    manifest = json.loads((SITE / "MANIFEST.json").read_text("utf-8"))
+    for src, image in zip(pictures, article["images"], strict=True):
+        status, served_bytes = server.get(src)
+        assert status == 200
+        assert served_bytes == (SITE / manifest[image["src"]]["file"]).read_bytes()
+    assert not page.select(".pd-picture-missing")
     assert page.select_one(".pd-editors").text == f"(责编：{'、'.join(article['editors'])})"
     source = page.select_one(".pd-source a")
     assert source.text == article["source"] and source["href"] == article["source_url"]
@@ -394,3 +402,15 @@ def test_serve_usage_errors_are_one_line(tmp_path: Path) -> None:
 def test_serve_listens_on_loopback_by_default() -> None:
     args = build_parser().parse_args(["serve"])
     assert (args.host, args.port) == ("127.0.0.1", 8001)
+
+
+def test_an_unknown_address_is_a_404_page_not_a_server_error(server: Server) -> None:
+    """Datasette's error handler printed every error through rich when it was installed,
+    which fails outside an except block: each 404 became a 500 and a traceback."""
+    for path in ("/no-such-page", "/archive/articles/0", "/img/2020wbc/imgs/share.png"):
+        status, body = server.get(path)
+        assert status == 404, (path, status)
+    status, _ = server.get("/-/pdarchive-picture/999999")
+    assert status == 404
+    assert [line for line in server.errors()
+            if "Traceback" in line or "Exception in ASGI" in line] == []

@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -210,3 +211,50 @@ def test_browse_search_facet_and_read_while_a_crawl_writes(tmp_path: Path,
         assert responses and [(status, url) for status, url in responses if status >= 400] == []
         assert answers and [answer for answer in answers if answer[0] != 200] == []
         assert server.errors() == []
+
+
+def test_the_archive_not_the_live_site_pictures_and_captures(tmp_path: Path,
+                                                            browser: WebDriver) -> None:
+    """With the site gone (the replay server stopped): the article page shows its
+    archived picture and says which one was never archived; its captures open as they
+    were fetched, in a sandboxed frame where the page's own script never runs."""
+    seed_url = next(a["url"] for a in expected_articles() if a["article_id"] == SEED)
+    db = tmp_path / "archive.db"
+    with ReplayServer(SITE) as replay:
+        page = replay.page(seed_url)
+        marker = b"<script>document.body.setAttribute('data-ran', 'yes')</script>"
+        lost = b'<p style="text-align: center;"><img src="/NMediaFile/2020/1019/GONE.jpg"></p>'
+        body = page.body.replace(b"</body>", marker + b"</body>", 1)
+        body = body.replace(b'<div class="edit', lost + b'<div class="edit', 1)
+        assert body.count(b"data-ran") == 1 and b"GONE.jpg" in body
+        replay.add_page(seed_url, body, headers=page.headers)
+        result = crawl(db, replay)
+        assert result.returncode == 0, result.stderr
+    ARTIFACTS.mkdir(exist_ok=True)
+    with served(db) as server:
+        browser.get(f"{server.url}/archive/articles/{SEED}")
+        picture = browser.find_element(By.CSS_SELECTOR, ".pd-body figure img")
+        assert picture.get_attribute("src").startswith(f"{server.url}/-/pdarchive-picture/")
+        WebDriverWait(browser, 20).until(
+            lambda driver: driver.execute_script(
+                "return arguments[0].complete && arguments[0].naturalWidth > 0", picture))
+        missing = browser.find_element(By.CSS_SELECTOR, ".pd-picture-missing")
+        assert "图片未存档" in missing.text and "GONE.jpg" in missing.text
+        screenshot(browser, "serve-article-archived-picture.png")
+
+        browser.find_element(By.CSS_SELECTOR, "a.pd-captures").click()
+        WebDriverWait(browser, 20).until(expected_conditions.url_contains("pdarchive-captures"))
+        links = browser.find_elements(By.CSS_SELECTOR, "a.pd-capture-link")
+        assert links, "no capture listed"
+        links[0].click()
+        frame = WebDriverWait(browser, 20).until(
+            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, "iframe.pd-capture")))
+        assert frame.get_attribute("sandbox") == ""
+        time.sleep(1)  # a script that could run would have run by now
+        screenshot(browser, "serve-capture.png")
+        browser.switch_to.frame(frame)
+        assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-ran") is None
+        assert "江苏住建行业党委" in browser.find_element(By.TAG_NAME, "body").text
+        browser.switch_to.default_content()
+        errors = server.errors()
+        assert errors == [], "".join(errors)
