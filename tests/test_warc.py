@@ -358,6 +358,10 @@ def test_pywb_replays_an_exported_page_byte_for_byte(changed_db: Path, tmp_path:
         assert NEW_TITLE.encode() in replay("2999", CHANGED)
         assert replay("2999", MULTI[2]) == (
             SITE / "js.people.com.cn/n2/2022/0701/c360300-40012345-3.html").read_bytes()
+        # the article's picture, as the crawl fetched it
+        assert replay("2999", PICTURE) == (
+            SITE / "js.people.com.cn/NMediaFile/2020/1019/LOCAL202010191437000377591588813.jpg"
+        ).read_bytes()
     finally:
         server.terminate()
         server.wait(timeout=30)
