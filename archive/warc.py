@@ -71,15 +71,21 @@ _NAMESPACE = uuid.UUID("6f1d8a52-4c1e-4a8e-9d3c-7c1b4e0f2a15")
 
 # -- export ---------------------------------------------------------------------
 
-def _captures_sql(filters: Filters, query: str | None) -> tuple[str, list[Any]]:
-    """The captures to export, grouped by article (in publication order), each
-    article's oldest first (its pictures after its pages of the same time); with no
-    filter, the captures of no article after them."""
+def _article_clauses(filters: Filters, query: str | None) -> tuple[list[str], list[Any]]:
+    """The SQL conditions (on articles as ``a``) that pick the articles to export."""
     clauses, params = filters.clauses("a")
     if query is not None:
         clauses.append(f"a.rowid IN (SELECT rowid FROM {fulltext.TABLE} "
                        f"WHERE {fulltext.TABLE} MATCH ?)")
         params.append(compile_query(query))
+    return clauses, params
+
+
+def _captures_sql(filters: Filters, query: str | None) -> tuple[str, list[Any]]:
+    """The captures to export, grouped by article (in publication order), each
+    article's oldest first (its pictures after its pages of the same time); with no
+    filter, the captures of no article after them."""
+    clauses, params = _article_clauses(filters, query)
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
     columns = ("c.id, c.url, c.kind, c.article_id, c.status, c.headers, c.sha256, c.size, "
                "c.fetched_at, b.body")
@@ -279,11 +285,7 @@ def write_warc(archive: Archive, out: IO[bytes], filters: Filters = NO_FILTERS,
 
 
 def _article_count(archive: Archive, filters: Filters, query: str | None) -> int:
-    clauses, params = filters.clauses("a")
-    if query is not None:
-        clauses.append(f"a.rowid IN (SELECT rowid FROM {fulltext.TABLE} "
-                       f"WHERE {fulltext.TABLE} MATCH ?)")
-        params.append(compile_query(query))
+    clauses, params = _article_clauses(filters, query)
     where = (" AND " + " AND ".join(clauses)) if clauses else ""
     return int(archive.db.execute(
         "SELECT count(*) FROM articles AS a WHERE EXISTS (SELECT 1 FROM captures AS c "

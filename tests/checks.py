@@ -1,7 +1,7 @@
 """What the fault, operations and process-fault tests check in an archive file.
 
 Read straight from SQLite (no pdarchive code), so a bug in the store cannot hide
-itself from the check.
+itself from the check; and how they wait for a crawl to get somewhere.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +80,20 @@ def assert_every_article_is_expected(db: Path, expected: list[dict[str, Any]]) -
     for article_id, row in articles(db).items():
         assert article_id in by_id, f"an article that should not exist: {row['url']}"
         assert_article_is(row, by_id[article_id])
+
+
+def wait_until(condition: Any, timeout: float = 30, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def stored(db: Path) -> int:
+    """How many articles ``db`` holds; 0 while it is not made yet, or mid-migration."""
+    try:
+        return article_count(db)
+    except Exception:  # noqa: BLE001 (no file, no table yet, a migration under way)
+        return 0

@@ -17,7 +17,6 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,20 +39,6 @@ def crawl(db: Path, server: ReplayServer, *extra: str) -> subprocess.CompletedPr
     return pdarchive("crawl", *crawl_args(db), *extra, proxy=server, timeout=100)
 
 
-def wait_until(condition: Any, timeout: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def stored(db: Path) -> int:
-    try:
-        return checks.article_count(db)
-    except sqlite3.Error:
-        return 0
 
 
 def one_line_error(stderr: str) -> str:
@@ -106,7 +91,8 @@ def test_the_lock_is_the_archives_own_through_a_symlink_or_a_symlinked_directory
             env=server.client_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True)
         try:
-            wait_until(lambda: stored(db) >= 1, what="the first crawl to store an article")
+            checks.wait_until(lambda: checks.stored(db) >= 1,
+                              what="the first crawl to store an article")
             for alias in aliases:
                 second = crawl(alias, server)
                 assert second.returncode == 4, second.stderr

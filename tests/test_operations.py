@@ -86,20 +86,6 @@ class Lines:
         raise AssertionError(f"no line with {text!r} in {timeout} s; saw {self.seen}")
 
 
-def wait_until(condition: Any, timeout: float = 30, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def stored(db: Path) -> int:
-    try:
-        return checks.article_count(db)
-    except Exception:  # not created yet, or mid-migration
-        return 0
 
 
 # -- the crawl lock -----------------------------------------------------------------
@@ -130,7 +116,8 @@ def test_two_crawls_at_once_make_one_writer(tmp_path: Path) -> None:
     db = tmp_path / "archive.db"
     with ReplayServer(SITE, latency=1.0) as server:  # a first crawl that takes a while
         first = start("crawl", *crawl_args(db), server=server)
-        wait_until(lambda: stored(db) >= 1, what="the first crawl to store an article")
+        checks.wait_until(lambda: checks.stored(db) >= 1,
+                          what="the first crawl to store an article")
         second = crawl(db, server)
         assert second.returncode == 4, second.stderr
         assert f"pid {first.pid} (pdarchive crawl)" in second.stderr
@@ -303,7 +290,8 @@ def test_schedule_stopped_during_a_crawl_lets_it_stop_cleanly(
     with ReplayServer(SITE, latency=0.2) as server:
         process = start("schedule", *crawl_args(db), "--every", "1h", server=server)
         lines = Lines(process.stdout)  # type: ignore[arg-type]
-        wait_until(lambda: stored(db) >= 2, what="the scheduled crawl to store articles")
+        checks.wait_until(lambda: checks.stored(db) >= 2,
+                          what="the scheduled crawl to store articles")
         process.send_signal(how)  # to the scheduler alone, as a terminal's Ctrl-C now is
         assert process.wait(timeout=60) == code
     lines.wait_for("run 1 exited 130 (interrupted)")
