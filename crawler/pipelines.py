@@ -15,9 +15,9 @@ it took) and which column walks completed (``CrawlingSpider``); what the site di
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import sqlite3
-from pathlib import Path
+import sys
 from typing import Any, Protocol, cast
 
 from scrapy import signals
@@ -25,11 +25,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import CloseSpider, DropItem
 from scrapy.utils.defer import deferred_from_coro
 
-from archive.export import export_record
-from archive.store import Archive, storage_problem
-from archive.topics import topics_from_config
 from crawler.config import load_config
-from crawler.items import ArticleItem
 from crawler.job import CrawlJob
 from crawler.spiders.jiangsu import (
     BLOCKED,
@@ -39,7 +35,7 @@ from crawler.spiders.jiangsu import (
     PAGES_READ,
     SITE_FAILURES,
 )
-from crawler.writer import ItemWriter
+from crawler.writer_process import RunEnd, WriterProcess, WriterUnavailable
 
 #: the spider's close reason when the archive cannot be written (disk full, …)
 UNWRITABLE = "archive_unwritable"
@@ -76,8 +72,9 @@ class ArchivePipeline:
         self.stats = crawler.stats
         settings = crawler.settings
         self.db = settings.get("PDARCHIVE_DB") or "archive.db"
-        self.config = load_config(settings.get("PDARCHIVE_CONFIG"))
-        self.archive: Archive | None = None
+        self.config_path = settings.get("PDARCHIVE_CONFIG")
+        self.config = load_config(self.config_path)
+        self.writes: WriterProcess | None = None
         self.run_id: int | None = None
         #: why the archive could not be written; once set, nothing more is written
         self.storage_error = ""
@@ -96,57 +93,49 @@ class ArchivePipeline:
 
     def open_spider(self) -> None:
         scope = self.spider.job.scope
+        self.writes = WriterProcess(self.db, self.config_path)
+        # A crawl stopped before the spider closed (a second Ctrl-C, the grace period
+        # over) still lets the writer commit what it holds, before run.py records the
+        # run interrupted. (No reactor installed: not in a crawl but in a test.)
+        reactor: Any = sys.modules.get("twisted.internet.reactor")
+        if reactor is not None:
+            reactor.addSystemEventTrigger("before", "shutdown", self._close_writes)
         try:
-            self.archive = Archive(self.db)
-            self.run_id = self.archive.start_run({
+            self.run_id = self.writes.start({
                 "editions": list(scope.editions), "max_list_pages": scope.max_list_pages,
                 "full": scope.full, "config": self.config.source,
             }, columns=list(scope.columns))
-        except sqlite3.Error as error:
-            self._unwritable(error)
+        except WriterUnavailable as error:
+            self._unwritable(str(error))
             raise CloseSpider(UNWRITABLE) from error
         self.stats.set_value("pdarchive/run_id", self.run_id)
-        self.writer = ItemWriter(
-            self.archive, self.run_id, retry_after=self.config.failure_retry_after,
-            retry_max=self.config.failure_retry_max,
-            on_count=self._count,
-            topics=topics_from_config(self.config.extra))
 
-    @property
-    def _archive(self) -> Archive:
-        assert self.archive is not None, "open_spider opens the archive"
-        return self.archive
+    def _unwritable(self, problem: str) -> None:
+        """Remember why writing failed; every batch committed before is whole."""
+        if not self.storage_error:
+            self.storage_error = problem
+            logger.error("cannot write the archive, stopping the crawl: %s", problem)
 
-    def _count(self, key: str) -> None:
-        """Count in the crawl's stats, and in the run row inside the item's own
-        transaction (process_item): a crawl killed with ``kill -9`` leaves true counts."""
-        self.stats.inc_value(f"pdarchive/{key}")
-        self._archive.count_in_run(self.run_id, key)
-
-    def _unwritable(self, error: sqlite3.Error) -> None:
-        """Remember why writing failed; every transaction before this one is whole."""
-        self.storage_error = storage_problem(error, Path(self.db))
-        logger.error("cannot write the archive, stopping the crawl: %s", self.storage_error)
-
-    def process_item(self, item: Any) -> dict[str, Any]:
-        if self.storage_error:  # the crawl is closing; the items still in flight are lost
+    async def process_item(self, item: Any) -> dict[str, Any]:
+        """Hand the item to the writer; done when the batch holding it is committed."""
+        if self.storage_error or self.writes is None:
+            # the crawl is closing; the items still in flight are fetched again next time
             raise DropItem("not stored: the archive cannot be written", log_level="DEBUG")
         try:
-            with self._archive.transaction():  # the item and its counts, together
-                self.writer.write(item)
-            # the article as archived (for an incomplete one, the version stored before)
-            stored = (self._archive.article(item.article_id)
-                      if isinstance(item, ArticleItem) else None)
-        except sqlite3.Error as error:
+            stored = await asyncio.wrap_future(self.writes.submit(item))
+        except WriterUnavailable as error:
             # A full disk, a file made read-only or damaged under the crawl: going on
             # would only fail again, page after page. Stop, and say why.
-            self._unwritable(error)
-            deferred_from_coro(self.crawler.engine.close_spider_async(reason=UNWRITABLE))
+            if not self.storage_error:
+                self._unwritable(str(error))
+                deferred_from_coro(self.crawler.engine.close_spider_async(reason=UNWRITABLE))
             raise DropItem("not stored: the archive cannot be written",
                            log_level="DEBUG") from error
-        if stored is None:
+        for key in stored.counts:
+            self.stats.inc_value(f"pdarchive/{key}")
+        if stored.record is None:
             raise DropItem(f"stored: {type(item).__name__}", log_level="DEBUG")
-        return export_record(stored)
+        return stored.record
 
     def site_verdict(self, reason: str) -> str:
         """Why the run failed for the site's sake, or "": most requests could not be
@@ -185,32 +174,33 @@ class ArchivePipeline:
         return f"{host} refused the crawl: {detail(blocked)}"
 
     def finish_run(self, reason: str) -> None:
-        status, message = "finished", ""
+        if self.writes is None:
+            return
         site = self.site_verdict(reason) if self.run_id is not None else ""
+        failed = ""
         if self.storage_error:
-            status, message = "failed", self.storage_error
+            failed = self.storage_error
             self.stats.set_value("pdarchive/failure", "unwritable")
         elif site and reason in ("finished", BLOCKED):
-            status, message = "failed", site
+            failed = site
             self.stats.set_value("pdarchive/failure", "site")
-        elif self.run_id is not None:
-            status, message = self.writer.verdict(reason)
         complete = [column for column in self.spider.job.scope.columns
                     if self.spider.walk_complete.get(column)]
+        requests = int(self.stats.get_value("downloader/request_count") or 0)
+        status, message = "failed", failed
         if self.run_id is not None:
             try:
-                counts = self.writer.counts
-                counts.requests = int(self.stats.get_value("downloader/request_count") or 0)
-                self._archive.finish_run(self.run_id, counts, status, message,
-                                        complete if status in ("finished", "warning") else [])
-            except sqlite3.Error as error:
-                # With the disk full even this may fail: the next crawl marks the run
-                # interrupted. The articles stored before are committed either way.
-                if not self.storage_error:
-                    self._unwritable(error)
-                    status, message = "failed", self.storage_error
+                status, message = self.writes.finish(RunEnd(reason, failed, requests, complete))
+            except WriterUnavailable as error:
+                self._unwritable(str(error))
+                status, message = "failed", self.storage_error
+        else:
+            self.writes.close()
+        self.writes = None
         self.stats.set_value("pdarchive/status", status)
         self.stats.set_value("pdarchive/message", message)
-        if self.archive is not None:
-            self.archive.close()  # the run's last write is this one
-            self.archive = None
+
+    def _close_writes(self) -> None:
+        if self.writes is not None:
+            self.writes.close()
+            self.writes = None

@@ -4,6 +4,7 @@ The subprocess crawls (test_crawl.py and others) prove the same pieces together.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -218,16 +219,19 @@ def test_the_pipeline_opens_its_own_archive_and_records_the_run(tmp_path: Path) 
     crawler.spider = JiangsuSpider(job=job, config=CONFIG)
     pipeline = ArchivePipeline.from_crawler(crawler)
     pipeline.open_spider()
-    assert pipeline.archive is not None and pipeline.archive.path == db
-    record = pipeline.process_item(article_item())
+    assert pipeline.writes is not None  # the archive is open in the writer process
+    record = asyncio.run(pipeline.process_item(article_item()))
     assert record["article_id"] == ARTICLE and record["pages"] == [ARTICLE_URL]
     json.dumps(record)  # the exported form: what a feed writes
     with pytest.raises(DropItem):  # failures stop at the archive
-        pipeline.process_item(FailureItem(DUE_URL, "fetch", "HTTP 500", 500, "34350001",
-                                          "360300", kind="http"))
+        asyncio.run(pipeline.process_item(FailureItem(
+            DUE_URL, "fetch", "HTTP 500", 500, "34350001", "360300", kind="http")))
     crawler.spider.walk_complete["360300"] = True
     pipeline.finish_run("finished")
-    assert pipeline.archive is None  # closed with the run
+    assert pipeline.writes is None  # closed with the run
+    assert crawler.stats is not None
+    assert (crawler.stats.get_value("pdarchive/new"),
+            crawler.stats.get_value("pdarchive/failed")) == (1, 1)
 
     archive = Archive(db, readonly=True)
     try:

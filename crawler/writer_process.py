@@ -1,0 +1,357 @@
+"""A local crawl's archive writes, in a process of their own.
+
+Storing and indexing an article costs about as much CPU as downloading it; on the
+crawl's reactor thread that work stalled the downloads (a writer *thread* gains
+nothing: the GIL). So the pipeline hands each item to a writer process, which
+stores it with ``ItemWriter``, the write path ``pdarchive ingest`` uses, and
+answers when it is committed.
+
+Commits are grouped: the writer keeps one transaction open for up to
+``BATCH_ITEMS`` items or ``BATCH_SECONDS``, each item a savepoint of it (whole or
+not at all, with its pages and its counts in the run row). The full-text index then
+writes one segment per batch instead of one per article, and merges far less. An
+item counts as stored (in the crawl's stats, the progress line, a feed) only once
+its batch is committed, and items are committed in the order the spider yielded
+them, so what the archive holds is always a prefix of the crawl: a ``kill -9`` costs
+at most the last batch, which the next crawl fetches again (its run is left
+``running``, so it walks every column to the end).
+
+The pipes are the process's lifeline: the writer stops, rolling back the open
+batch, as soon as the crawl's end of its pipe closes (the crawl died), and ignores
+Ctrl-C and SIGTERM, which the crawl turns into an orderly finish. The crawl learns
+that the writer died from its own pipe's end of file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import signal
+import sqlite3
+import threading
+import time
+from concurrent.futures import Future
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from archive.export import export_record
+from archive.store import Archive, ArchiveError, RunCounts, storage_problem
+from archive.topics import topics_from_config
+from crawler.config import load_config
+from crawler.items import ArticleItem
+from crawler.writer import ItemWriter
+
+#: items written in one transaction at most
+BATCH_ITEMS = 64
+#: seconds a transaction stays open at most, however few items it holds
+BATCH_SECONDS = 0.25
+#: seconds the crawl waits for the writer to open the archive, or to finish the run
+ANSWER_TIMEOUT = 120.0
+
+logger = logging.getLogger(__name__)
+
+
+class WriterUnavailable(Exception):
+    """The archive cannot be written (its reason, one line), or the writer is gone."""
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A committed item: the counts it took, and for an article its exported record
+    (the stored article, or None when nothing is stored under its id)."""
+
+    counts: tuple[str, ...]
+    record: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class RunEnd:
+    """How the crawl ended, as the crawl process knows it; the writer adds what it
+    knows (the run's verdict from what it wrote) and records the run."""
+
+    reason: str
+    #: why the run failed, when the crawl decided it (the site could not be reached)
+    failed: str
+    requests: int
+    complete_columns: list[str]
+
+
+class WriterProcess:
+    """The crawl's side of the writer process.
+
+    ``start`` opens the archive and the run (blocking); ``submit`` queues an item and
+    returns a Future of its ``Stored``; ``finish`` records the run's end and returns
+    its status and message; ``close`` ends the process without recording the end (a
+    forced stop: what was written is committed first).
+    """
+
+    def __init__(self, db: str | Path, config_path: str | None) -> None:
+        self.db = str(db)
+        self.config_path = config_path
+        context = multiprocessing.get_context("spawn")  # a fork would copy the reactor
+        # (a one-way Pipe is its reading end, then its writing end)
+        items_end, self._items = context.Pipe(duplex=False)
+        self._answers, answers_end = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=serve, args=(items_end, answers_end, self.db, config_path),
+            name="pdarchive-writer", daemon=True)
+        self._process.start()
+        items_end.close()  # ours closed: the writer sees end of file when we die
+        answers_end.close()
+        self._lock = threading.Lock()
+        self._pending: dict[int, Future[Any]] = {}
+        self._sequence = 0
+        #: why nothing more can be written, once known
+        self.unavailable = ""
+        self._outbox: list[tuple[Any, ...] | None] = []
+        self._outbox_ready = threading.Condition()
+        threading.Thread(target=self._send_loop, name="pdarchive-writer-send",
+                         daemon=True).start()
+        threading.Thread(target=self._receive_loop, name="pdarchive-writer-receive",
+                         daemon=True).start()
+
+    # -- the two pipes --------------------------------------------------------------
+
+    def _send_loop(self) -> None:
+        """Send what is queued, in order. A thread of its own: a send blocks while the
+        writer is busy with a transaction, which must never stall the reactor."""
+        while True:
+            with self._outbox_ready:
+                while not self._outbox:
+                    self._outbox_ready.wait()
+                batch, self._outbox = self._outbox, []
+            for message in batch:
+                if message is None:
+                    self._items.close()
+                    return
+                try:
+                    self._items.send(message)
+                except OSError:  # the writer is gone; the receiving side says why
+                    return
+
+    def _receive_loop(self) -> None:
+        while True:
+            try:
+                sequence, ok, value = self._answers.recv()
+            except (EOFError, OSError):
+                self._fail_all(self.unavailable or "the archive's writer process ended "
+                               f"unexpectedly (exit code {self._exitcode()})")
+                return
+            if not ok and sequence is None:  # the archive cannot be written
+                self._fail_all(value)
+                continue
+            with self._lock:
+                future = self._pending.pop(sequence, None)
+            if future is None:
+                continue
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(WriterUnavailable(value))
+
+    def _exitcode(self) -> int | None:
+        self._process.join(1)
+        return self._process.exitcode
+
+    def _fail_all(self, reason: str) -> None:
+        with self._lock:
+            self.unavailable = self.unavailable or reason
+            pending, self._pending = self._pending, {}
+        for future in pending.values():
+            future.set_exception(WriterUnavailable(self.unavailable))
+
+    def _ask(self, kind: str, payload: Any, *, even_if_unwritable: bool = False
+             ) -> Future[Any]:
+        future: Future[Any] = Future()
+        with self._lock:
+            if self.unavailable and not (even_if_unwritable and self._process.is_alive()):
+                future.set_exception(WriterUnavailable(self.unavailable))
+                return future
+            self._sequence += 1
+            self._pending[self._sequence] = future
+            message = (kind, self._sequence, payload)
+        with self._outbox_ready:
+            self._outbox.append(message)
+            self._outbox_ready.notify()
+        return future
+
+    # -- what the pipeline asks -----------------------------------------------------
+
+    def start(self, run_args: dict[str, Any], columns: list[str]) -> int:
+        """Open the archive and start a run in it: the run's id."""
+        return int(self._ask("start", (run_args, columns)).result(ANSWER_TIMEOUT))
+
+    def submit(self, item: object) -> Future[Stored]:
+        return self._ask("item", item)
+
+    def finish(self, end: RunEnd) -> tuple[str, str]:
+        """Commit what is left, record the run's end: its status and message."""
+        try:
+            status, message = self._ask("finish", end, even_if_unwritable=True).result(
+                ANSWER_TIMEOUT)
+        finally:
+            self._end(ask_to_close=False)
+        return status, message
+
+    def close(self) -> None:
+        """Let the writer commit what it holds and end, without recording the run's
+        end (a forced stop), and wait for it."""
+        self._end(ask_to_close=True)
+
+    def _end(self, *, ask_to_close: bool, timeout: float = ANSWER_TIMEOUT) -> None:
+        with self._outbox_ready:
+            if ask_to_close:
+                self._outbox.append(("close", 0, None))
+            self._outbox.append(None)
+            self._outbox_ready.notify()
+        self._process.join(timeout)
+        if self._process.is_alive():
+            logger.error("the archive's writer did not end in %g s; killed", timeout)
+            self._process.kill()
+            self._process.join()
+
+
+# -- the writer process ---------------------------------------------------------------
+
+class _Writer:
+    """The writer process's state: the archive, the run's ItemWriter, the open batch
+    and the answers waiting for its commit."""
+
+    def __init__(self, answers: Connection, db: str, config_path: str | None) -> None:
+        self.answers = answers
+        self.db = db
+        self.config = load_config(config_path)
+        self.archive: Archive | None = None
+        self.writer: ItemWriter | None = None
+        self.waiting: list[tuple[int, bool, Any]] = []
+        self.deadline = 0.0
+        self.counted: list[str] = []
+        #: why the archive cannot be written, once it could not
+        self.broken = ""
+
+    @property
+    def in_batch(self) -> bool:
+        return self.archive is not None and self.archive.db.conn.in_transaction
+
+    def start(self, sequence: int, run_args: dict[str, Any], columns: list[str]) -> None:
+        self.archive = Archive(self.db)
+        run_id = self.archive.start_run(run_args, columns)
+        self.writer = ItemWriter(self.archive, run_id,
+                                 retry_after=self.config.failure_retry_after,
+                                 retry_max=self.config.failure_retry_max,
+                                 on_count=self.counted.append,
+                                 topics=topics_from_config(self.config.extra))
+        self.answers.send((sequence, True, run_id))
+
+    def write(self, sequence: int, item: object) -> None:
+        archive, writer = self.archive, self.writer
+        assert archive is not None and writer is not None, "started first"
+        if self.broken:
+            self.answers.send((sequence, False, self.broken))
+            return
+        if not self.in_batch:
+            archive.db.execute("BEGIN IMMEDIATE")
+            self.deadline = time.monotonic() + BATCH_SECONDS
+        self.counted.clear()
+        with archive.transaction():  # a savepoint: the item and its counts, together
+            writer.write(item)
+            for key in self.counted:
+                archive.count_in_run(writer.run_id, key)
+            stored = (archive.article(item.article_id) if isinstance(item, ArticleItem)
+                      else None)
+        record = export_record(stored) if stored is not None else None
+        self.waiting.append((sequence, True, Stored(tuple(self.counted), record)))
+        if len(self.waiting) >= BATCH_ITEMS:
+            self.commit()
+
+    def commit(self) -> None:
+        """Commit the batch, then tell the crawl which items it held."""
+        if self.in_batch:
+            assert self.archive is not None
+            self.archive.db.execute("COMMIT")
+        for answer in self.waiting:
+            self.answers.send(answer)
+        self.waiting = []
+
+    def rollback(self) -> None:
+        if self.in_batch:
+            assert self.archive is not None
+            # SQLite may have rolled back by itself (a full disk)
+            with contextlib.suppress(sqlite3.Error):
+                self.archive.db.execute("ROLLBACK")
+        self.waiting = []
+
+    def unwritable(self, error: sqlite3.Error) -> None:
+        """The archive failed under us (a full disk, a file made read-only): what the
+        batch held is lost to this crawl, and fetched again by the next one."""
+        self.rollback()
+        self.broken = storage_problem(error, Path(self.db))
+        self.answers.send((None, False, self.broken))
+
+    def finish(self, sequence: int, end: RunEnd) -> None:
+        archive, writer = self.archive, self.writer
+        assert archive is not None and writer is not None, "started first"
+        status, message = "failed", end.failed or self.broken
+        if not message:
+            status, message = writer.verdict(end.reason)
+        counts: RunCounts = writer.counts
+        counts.requests = end.requests
+        try:
+            self.commit()
+            archive.finish_run(writer.run_id or 0, counts, status, message,
+                               end.complete_columns if status in ("finished", "warning")
+                               else [])
+        except sqlite3.Error as error:
+            # With the disk full even this may fail: the next crawl marks the run
+            # interrupted. What was committed before is whole either way.
+            self.rollback()
+            if not self.broken:
+                self.broken = storage_problem(error, Path(self.db))
+            status, message = "failed", self.broken
+        self.answers.send((sequence, True, (status, message)))
+
+    def close(self) -> None:
+        if self.archive is not None:
+            self.archive.close()
+
+
+def serve(items: Connection, answers: Connection, db: str, config_path: str | None) -> None:
+    """The writer process: write what arrives until told to finish or to close, or
+    until the crawl's end of the pipe closes (the crawl died: the open batch is rolled
+    back, and fetched again by the next crawl)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    state = _Writer(answers, db, config_path)
+    try:
+        while True:
+            if state.in_batch:
+                wait = state.deadline - time.monotonic()
+                if wait <= 0 or not items.poll(wait):
+                    state.commit()
+                    continue
+            kind, sequence, payload = items.recv()
+            try:
+                if kind == "start":
+                    state.start(sequence, *payload)
+                elif kind == "item":
+                    state.write(sequence, payload)
+                elif kind == "finish":
+                    state.finish(sequence, payload)
+                    return
+                elif kind == "close":  # a forced stop: every item received is whole
+                    state.commit()
+                    return
+            except (sqlite3.Error, ArchiveError) as error:
+                if kind == "start":
+                    answers.send((sequence, False, str(error) if isinstance(
+                        error, ArchiveError) else storage_problem(error, Path(db))))
+                    return
+                assert isinstance(error, sqlite3.Error)
+                state.unwritable(error)
+    except EOFError:
+        state.rollback()
+    finally:
+        state.close()
