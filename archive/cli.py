@@ -11,7 +11,7 @@ because the site could not be reached or refused it (most requests failed to
 download or were blocked, or it kept refusing pages in a row); 130 interrupted.
 
 Each command imports what it needs when it runs, so that ``--help``, ``search`` and
-``stats`` start in well under a tenth of a second (bench/startup.py): not Scrapy,
+``stats`` start in under a tenth of a second (bench/startup.py): not Scrapy,
 not sqlite-utils, not even the archive for ``--help``.
 """
 
@@ -362,11 +362,11 @@ def _topic_filter(args: argparse.Namespace) -> tuple[str | None, float | None]:
     """``(topic, min_score)`` from --topic / --min-score: a topic alone keeps the
     articles at or above its configured threshold; --min-score alone applies to
     the party-building topic."""
+    if args.topic is None and args.min_score is None:
+        return None, None
     from archive.topics import PARTY_BUILDING, topics_from_config
     from crawler.config import load_config
 
-    if args.topic is None and args.min_score is None:
-        return None, None
     name = args.topic or PARTY_BUILDING
     topics = {topic.name: topic for topic in topics_from_config(load_config(args.config).extra)}
     if name not in topics:

@@ -15,12 +15,11 @@ WAL mode lets readers (search, ``serve``) work while a crawl writes; each articl
 is written with its pages and its index row in one transaction. Reads go through the
 connection (``Archive.conn``, ``Archive.rows``); sqlite-utils (``Archive.db``), which
 takes longer to import than ``pdarchive search`` takes to run, is imported by the
-first write.
+first write; hashlib (OpenSSL, 3 ms) by what hashes bodies.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -37,10 +36,11 @@ from typing import TYPE_CHECKING, Any, cast
 
 from . import fulltext
 from .record import content_hash
-from .topics import TopicScore
 
 if TYPE_CHECKING:
     import sqlite_utils
+
+    from .topics import TopicScore
 
 SCHEMA_VERSION = 5
 JSON_COLUMNS = ("editors", "authors", "photographers", "body", "images", "pages", "editions",
@@ -758,6 +758,8 @@ class Archive:
         return [self._save_capture(page, run_id) for page in pages]
 
     def _save_capture(self, page: FetchedPage, run_id: int | None) -> int:
+        import hashlib
+
         digest = hashlib.sha256(page.body).hexdigest()
         latest = self.db.execute(
             "SELECT id, sha256, fetched_at FROM captures WHERE url = ? AND latest = 1",
@@ -841,6 +843,8 @@ class Archive:
         """Rows of ``sql`` (which selects ``body`` and ``sha256`` among others) with
         the body inflated and checked against its digest: a damaged copy comes with
         ``body`` None and ``damage`` saying why, rather than stopping the others."""
+        import hashlib
+
         cursor = self.conn.execute(sql, params)
         names = [description[0] for description in cursor.description]
         for values in cursor:
