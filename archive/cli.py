@@ -9,6 +9,10 @@ changed); 4 another writer (crawl, ingest, reparse, reindex) holds the archive;
 read-only or damaged under it: what was committed before is kept); 6 a crawl failed
 because the site could not be reached or refused it (most requests failed to
 download or were blocked, or it kept refusing pages in a row); 130 interrupted.
+
+Each command imports what it needs when it runs, so that ``--help``, ``search`` and
+``stats`` start in under a tenth of a second (bench/startup.py): not Scrapy,
+not sqlite-utils, not even the archive for ``--help``.
 """
 
 from __future__ import annotations
@@ -17,21 +21,19 @@ import argparse
 import json
 import os
 import signal
-import sqlite3
 import sys
 import textwrap
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn
-
-from crawler.config import ConfigError
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .errors import UsageError
-from .locking import CrawlLocked
-from .progress import ProgressLine
-from .store import Archive, ArchiveError
+
+if TYPE_CHECKING:
+    from .progress import ProgressLine
+    from .store import Archive
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WARNING, EXIT_LOCKED, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 EXIT_UNWRITABLE = 5
@@ -69,6 +71,8 @@ def _is_empty_file(db: Path) -> bool:
 
 
 def _open(db: Path, *, create: bool = False, readonly: bool = False) -> Archive:
+    from .store import Archive
+
     if not create and _is_empty_file(db):
         # SQLite takes an empty file for an empty database, which the archive would
         # call one that "needs a schema upgrade"
@@ -223,6 +227,7 @@ def _counted(items: Iterable[Any], progress: ProgressLine, what: str) -> Iterato
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import Filters, iter_json, iter_records, write_csv, write_json, write_jsonl
+    from .progress import ProgressLine
     from .search import QueryError
 
     if args.bom and args.format != "csv":
@@ -357,11 +362,11 @@ def _topic_filter(args: argparse.Namespace) -> tuple[str | None, float | None]:
     """``(topic, min_score)`` from --topic / --min-score: a topic alone keeps the
     articles at or above its configured threshold; --min-score alone applies to
     the party-building topic."""
+    if args.topic is None and args.min_score is None:
+        return None, None
     from archive.topics import PARTY_BUILDING, topics_from_config
     from crawler.config import load_config
 
-    if args.topic is None and args.min_score is None:
-        return None, None
     name = args.topic or PARTY_BUILDING
     topics = {topic.name: topic for topic in topics_from_config(load_config(args.config).extra)}
     if name not in topics:
@@ -470,6 +475,7 @@ def _sole_writer(db: Path, command: str, *, create: bool = False
     meanwhile exits at once; one already running makes this command exit 4), and a
     progress line for it."""
     from .locking import crawl_lock
+    from .progress import ProgressLine
 
     archive = _open(db, create=create)
     progress = ProgressLine()
@@ -691,11 +697,26 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+class _VersionAction(argparse.Action):
+    """argparse's ``action="version"``, with the version looked up only when asked for:
+    importlib.metadata costs every command 20 ms."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS,
+                 help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0,
+                         help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> NoReturn:
+        print(f"pdarchive {_version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pdarchive", description=(
         "Crawl, search and export People's Daily Online Jiangsu channel "
         "(js.people.com.cn) party-building articles."))
-    parser.add_argument("--version", action="version", version=f"pdarchive {_version()}",
+    parser.add_argument("--version", action=_VersionAction,
                         help="print pdarchive's version and exit")
     options = _Options()
     commands = parser.add_subparsers(
@@ -882,11 +903,34 @@ def _raise_terminated(signum: int, frame: Any) -> NoReturn:
     raise Terminated()
 
 
+def _reported(error: Exception, args: argparse.Namespace | None) -> int | None:
+    """The exit code of an error a user can act on, its one line printed; None for
+    any other (a bug, whose traceback is wanted). Imports the errors' modules only
+    now: ``--help`` needs none of them, and a command that raised one has them."""
+    import sqlite3
+
+    from crawler.config import ConfigError
+
+    from .locking import CrawlLocked
+    from .store import ArchiveError
+
+    if isinstance(error, (UsageError, ArchiveError, ConfigError)):
+        print(f"pdarchive: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(error, sqlite3.DatabaseError):
+        # Damage the opening checks did not see (only `crawl` reads every page first).
+        print(f"pdarchive: error: {getattr(args, 'db', 'the archive')} cannot be read: {error} "
+              "(`sqlite3 FILE 'PRAGMA integrity_check'` tells more)", file=sys.stderr)
+        return EXIT_USAGE
+    if isinstance(error, CrawlLocked):  # another writer holds the archive
+        print(f"pdarchive: {error}", file=sys.stderr)
+        return EXIT_LOCKED
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Every failure a user can act on ends here as one line on stderr and its exit
     code: usage errors, bad configuration and unusable archives exit 2."""
-    from crawler.config import load_config
-
     parser = build_parser()
     args: argparse.Namespace | None = None
     try:
@@ -894,25 +938,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "url_option", None):
             args.url = [*args.url, args.url_option]
         if "config" in vars(args):
+            from crawler.config import load_config
+
             load_config(args.config)  # a bad configuration stops every command up front
         handler: Callable[[argparse.Namespace], int] = args.handler
         return handler(args)
-    except (UsageError, ArchiveError, ConfigError) as error:
-        print(f"pdarchive: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except sqlite3.DatabaseError as error:
-        # Damage the opening checks did not see (only `crawl` reads every page first).
-        print(f"pdarchive: error: {getattr(args, 'db', 'the archive')} cannot be read: {error} "
-              "(`sqlite3 FILE 'PRAGMA integrity_check'` tells more)", file=sys.stderr)
-        return EXIT_USAGE
-    except CrawlLocked as error:  # another writer holds the archive
-        print(f"pdarchive: {error}", file=sys.stderr)
-        return EXIT_LOCKED
     except (KeyboardInterrupt, Terminated):
         print("pdarchive: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as error:
+        code = _reported(error, args)
+        if code is None:
+            raise
+        return code
 
 
 if __name__ == "__main__":

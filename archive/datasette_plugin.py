@@ -41,7 +41,6 @@ from urllib.parse import quote, urlencode, urlsplit
 
 import datasette.handle_exception
 import markupsafe
-import sqlite_utils
 from datasette import hookimpl
 from datasette.database import QueryInterrupted
 from datasette.facets import Facet
@@ -83,6 +82,7 @@ from .search import (
     search_page,
 )
 from .search import highlight as highlight_hits
+from .store import dict_rows
 from .topics import PARTY_BUILDING
 
 # Datasette 0.65's default error handler prints every error with rich when rich is
@@ -342,7 +342,7 @@ class _Conn:
     """A Datasette connection as search's archive."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
-        self.db = sqlite_utils.Database(conn)
+        self.conn = conn
 
 
 #: each Datasette's facet counter (plugin_config() answers a fresh copy each time,
@@ -398,7 +398,7 @@ async def _search(datasette: Any, form: SearchForm) -> dict[str, Any]:
 
     def matches(archive: _Conn) -> tuple[int, dict[str, Counter[Any]]]:
         rowids = matching_rowids(archive, form.q, filters)
-        return len(rowids), counter.counts(archive.db, rowids)
+        return len(rowids), counter.counts(archive.conn, rowids)
 
     if form.sort == "relevance" and offset + form.size <= SPLIT_RANKING_UP_TO:
         found, (total, counts) = await asyncio.gather(
@@ -427,7 +427,7 @@ async def _ranked_in_halves(datasette: Any, form: SearchForm, filters: Filters,
     if middle is None or time.monotonic() - middle[1] > 60:
         # where the halves meet, only: every rowid is in one half whatever it is
         def bounds(archive: _Conn) -> int:
-            low, high = archive.db.execute(
+            low, high = archive.conn.execute(
                 "SELECT min(rowid), max(rowid) FROM articles").fetchone()
             return (int(low or 0) + int(high or 0)) // 2
 
@@ -454,9 +454,9 @@ async def _ranked_in_halves(datasette: Any, form: SearchForm, filters: Filters,
 def _article_fields(archive: _Conn, page: Any) -> Any:
     """The page, its rows with column_id and edition (search_page reads neither)."""
     rowids = [row["rowid"] for row in page.rows]
-    extra = {row["rowid"]: row for row in archive.db.execute_returning_dicts(
+    extra = {row["rowid"]: row for row in dict_rows(archive.conn.execute(
         "SELECT rowid, column_id, edition FROM articles WHERE rowid IN "
-        "(SELECT value FROM json_each(?))", [json.dumps(rowids)])}
+        "(SELECT value FROM json_each(?))", [json.dumps(rowids)]))}
     for row in page.rows:
         row.update(extra.get(row["rowid"], {}))
     return page

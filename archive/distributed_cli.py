@@ -13,14 +13,12 @@ import argparse
 import contextlib
 import json
 import signal
-import sqlite3
 import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_LOCKED, EXIT_OK, EXIT_WARNING
 from .errors import UsageError
-from .store import storage_problem
 
 if TYPE_CHECKING:
     from crawler.frontier import Frontier
@@ -123,12 +121,14 @@ def _stopped_by_signals() -> Iterator[None]:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    import sqlite3
+
     frontier = _frontier(args.redis)
     from crawler.frontier import IngestRunning
 
     from .ingest import Ingest, IngestResult
     from .locking import crawl_lock
-    from .store import Archive
+    from .store import Archive, storage_problem
 
     statuses: list[str] = []
 

@@ -74,7 +74,7 @@ def _select(archive: Archive, filters: Filters, query: str | None,
                        f"WHERE {fulltext.TABLE} MATCH ?)")
         params.append(compile_query(query))
     where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
-    return archive.db.conn.execute(
+    return archive.conn.execute(
         f"SELECT {columns} FROM articles{where} ORDER BY published_at, article_id", params)
 
 
@@ -128,7 +128,7 @@ def _json_texts(archive: Archive, cursor: sqlite3.Cursor) -> Iterator[bytes]:
     except sqlite3.OperationalError as error:
         if "malformed JSON" not in str(error):  # json() of a damaged column
             raise
-        damaged = archive.db.execute(
+        damaged = archive.conn.execute(
             "SELECT article_id FROM articles WHERE NOT (" + " AND ".join(
                 f"json_valid(coalesce({column}, 'null'))" for column in JSON_FIELDS)
             + ") LIMIT 1").fetchone()

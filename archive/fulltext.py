@@ -27,11 +27,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from typing import Any
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any
 
 from .textnorm import index_terms, normalise, token_count
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 TABLE = "articles_fts"
 TEXT_TABLE = "search_text"

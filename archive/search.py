@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -41,10 +42,9 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
-import sqlite_utils
-
 from . import fulltext
 from .filters import Filters
+from .store import dict_rows
 from .textnorm import fold_with_offsets, normalise, run_terms
 
 #: default marks of ``snippet`` and ``highlight``
@@ -65,9 +65,9 @@ _TOKEN = re.compile(r'(-?)"([^"]*)"|\S+')
 
 class Searchable(Protocol):
     """What search needs of an archive (store.Archive, or a connection in a wrapper):
-    its sqlite-utils database."""
+    its SQLite connection."""
 
-    db: sqlite_utils.Database
+    conn: sqlite3.Connection
 
 
 class QueryError(ValueError):
@@ -318,10 +318,10 @@ class Hit:
 
 
 def _articles(archive: Searchable, rowids: list[int]) -> dict[int, dict[str, Any]]:
-    rows = archive.db.execute_returning_dicts(
+    rows = dict_rows(archive.conn.execute(
         "SELECT rowid, article_id, url, pretitle, title, subtitle, published_at, source, "
         "body, editors, authors, photographers FROM articles "
-        "WHERE rowid IN (SELECT value FROM json_each(?))", [json.dumps(rowids)])
+        "WHERE rowid IN (SELECT value FROM json_each(?))", [json.dumps(rowids)]))
     return {row["rowid"]: row for row in rows}
 
 
@@ -344,7 +344,7 @@ def best_snippet(row: dict[str, Any], needles: Sequence[str],
 def _snapshot(archive: Searchable) -> Iterator[None]:
     """One read transaction, so that a search's statements all see the same archive
     while a crawl commits (an article's rowid moves when its publication time does)."""
-    connection = archive.db.conn
+    connection = archive.conn
     if connection.in_transaction:
         yield
         return
@@ -390,7 +390,7 @@ def _matching(archive: Searchable, match: str, filters: Filters, select: str,
     sources = None
     if filters.source:
         sources = filters.matching_sources(
-            row[0] for row in archive.db.execute("SELECT DISTINCT source FROM articles"))
+            row[0] for row in archive.conn.execute("SELECT DISTINCT source FROM articles"))
     # "+": tested row by row; pushed into FTS5 as a rowid constraint, each rowid of
     # the set became a query of its own
     clauses, params = filters.rowid_clauses("+f.rowid", sources)
@@ -407,7 +407,7 @@ def count(archive: Searchable, query: Query | str, filters: Filters = NO_FILTERS
     """How many articles match, exactly."""
     parsed = parse_query(query) if isinstance(query, str) else query
     sql, params = _matching(archive, parsed.match(), filters, "count(*)")
-    return int(archive.db.execute(sql, params).fetchone()[0])
+    return int(archive.conn.execute(sql, params).fetchone()[0])
 
 
 def matching_rowids(archive: Searchable, query: Query | str,
@@ -415,7 +415,7 @@ def matching_rowids(archive: Searchable, query: Query | str,
     """The rowids of every match, newest first (what facets count)."""
     parsed = parse_query(query) if isinstance(query, str) else query
     sql, params = _matching(archive, parsed.match(), filters, "f.rowid")
-    return [row[0] for row in archive.db.execute(sql + "ORDER BY f.rowid DESC", params)]
+    return [row[0] for row in archive.conn.execute(sql + "ORDER BY f.rowid DESC", params)]
 
 
 def ranked_rowids(archive: Searchable, query: Query | str, filters: Filters = NO_FILTERS,
@@ -432,7 +432,7 @@ def ranked_rowids(archive: Searchable, query: Query | str, filters: Filters = NO
                             f"f.rowid, -bm25({fulltext.TABLE}, {_WEIGHTS}) AS score", within)
     sql += f"ORDER BY {_ORDER[sort]} LIMIT ? OFFSET ?"
     params += [-1 if limit is None else limit, offset]
-    return [(rowid, score) for rowid, score in archive.db.execute(sql, params)]
+    return [(rowid, score) for rowid, score in archive.conn.execute(sql, params)]
 
 
 def rank_key(pair: tuple[int, float]) -> tuple[float, int]:
@@ -520,40 +520,41 @@ class FacetCounter:
             self._combos.append(values)
         return found
 
-    def _read(self, db: sqlite_utils.Database, rowids: list[int] | None) -> None:
+    def _read(self, connection: sqlite3.Connection, rowids: list[int] | None) -> None:
         where = "" if rowids is None else " WHERE a.rowid IN (SELECT value FROM json_each(?))"
         params = [] if rowids is None else [json.dumps(rowids)]
         topics: dict[int, list[str]] = {}
         for topic, threshold in self.thresholds.items():
-            for (rowid,) in db.execute(
+            for (rowid,) in connection.execute(
                     "SELECT a.rowid FROM article_topics AS t JOIN articles AS a ON "
                     "a.article_id = t.article_id WHERE t.topic = ? AND t.score >= ?"
                     + where.replace(" WHERE", " AND"), [topic, threshold, *params]):
                 topics.setdefault(rowid, []).append(topic)
-        for rowid, column, year, source, edition in db.execute(
+        for rowid, column, year, source, edition in connection.execute(
                 "SELECT a.rowid, a.column_id, substr(a.published_at, 1, 4), a.source, "
                 "a.edition FROM articles AS a" + where, params):
             self._of_rowid[rowid] = self._combo(
                 (column, year, source or "", edition or "gb", tuple(topics.get(rowid, ()))))
 
-    def _refresh(self, db: sqlite_utils.Database) -> None:
-        version = db.execute("PRAGMA data_version").fetchone()[0]
-        if self._versions.get(id(db.conn), version) != version:
+    def _refresh(self, connection: sqlite3.Connection) -> None:
+        version = connection.execute("PRAGMA data_version").fetchone()[0]
+        if self._versions.get(id(connection), version) != version:
             self._stale = True
-        self._versions[id(db.conn)] = version
+        self._versions[id(connection)] = version
         if self._stale and time.monotonic() - self._built > FACET_REFRESH_S:
             self._of_rowid.clear()
-            self._read(db, None)
+            self._read(connection, None)
             self._built, self._stale = time.monotonic(), False
 
-    def counts(self, db: sqlite_utils.Database, rowids: Sequence[int]
+    def counts(self, connection: sqlite3.Connection, rowids: Sequence[int]
                ) -> dict[str, Counter[Any]]:
         """{facet: Counter(value: matches)} over ``rowids``."""
         with self._lock:
-            self._refresh(db)
+            self._refresh(connection)
             by_combo = Counter(map(self._of_rowid.get, rowids))
             if None in by_combo:  # articles not seen yet: read them, count again
-                self._read(db, [rowid for rowid in rowids if rowid not in self._of_rowid])
+                self._read(connection,
+                           [rowid for rowid in rowids if rowid not in self._of_rowid])
                 by_combo = Counter(map(self._of_rowid.get, rowids))
             combos = list(self._combos)
         counts: dict[str, Counter[Any]] = {name: Counter() for name in FACETS}

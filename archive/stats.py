@@ -15,7 +15,7 @@ def collect(archive: Archive, topic: str | None = None,
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
 
     def query(sql: str) -> list[dict[str, Any]]:
-        return archive.db.execute_returning_dicts(sql.format(where=where), params)
+        return archive.rows(sql.format(where=where), params)
 
     return {
         "topic": {"name": topic, "min_score": min_score} if topic else None,
@@ -27,7 +27,7 @@ def collect(archive: Archive, topic: str | None = None,
         "by_edition": query(
             "SELECT p.edition, count(*) AS pages FROM pages AS p JOIN articles AS a "
             "USING (article_id){where} GROUP BY p.edition ORDER BY p.edition"),
-        "by_topic": archive.db.execute_returning_dicts(
+        "by_topic": archive.rows(
             "SELECT topic, count(*) AS scored, round(avg(score), 2) AS mean_score "
             "FROM article_topics GROUP BY topic ORDER BY topic"),
         "parsed_by_fallback": query(
@@ -35,12 +35,12 @@ def collect(archive: Archive, topic: str | None = None,
             + (f"{where} AND" if where else " WHERE") + " extractor = 'fallback'")[0]["n"],
         "last_runs": archive.runs(5),
         "failures": archive.failures(),
-        "failures_by_kind": archive.db.execute_returning_dicts(
+        "failures_by_kind": archive.rows(
             "SELECT coalesce(kind, stage) AS kind, count(*) AS count FROM failures "
             "GROUP BY 1 ORDER BY 2 DESC, 1"),
         # how much room each kind of capture takes: the whole archive's, whatever the topic
         "space": archive.space(),
-        "missing_editions": {row["edition"]: row["n"] for row in archive.db.execute_returning_dicts(
+        "missing_editions": {row["edition"]: row["n"] for row in archive.rows(
             "SELECT edition, count(*) AS n FROM missing_editions GROUP BY edition "
             "ORDER BY edition")},
     }

@@ -1,4 +1,4 @@
-"""The archive: one SQLite file, written through sqlite-utils.
+"""The archive: one SQLite file, read through sqlite3 and written through sqlite-utils.
 
 Tables: ``articles`` (one row per article id, both editions), ``article_versions``
 (earlier text of changed articles), ``captures`` (every fetch of a URL that brought a
@@ -12,12 +12,14 @@ stop early), and the search index ``articles_fts`` with ``search_text`` (see
 fulltext.py; an article's rowid follows its publication time).
 
 WAL mode lets readers (search, ``serve``) work while a crawl writes; each article
-is written with its pages and its index row in one transaction.
+is written with its pages and its index row in one transaction. Reads go through the
+connection (``Archive.conn``, ``Archive.rows``); sqlite-utils (``Archive.db``), which
+takes longer to import than ``pdarchive search`` takes to run, is imported by the
+first write; hashlib (OpenSSL, 3 ms) by what hashes bodies.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sqlite3
@@ -28,14 +30,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 from pathlib import Path
-from typing import Any, cast
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Any, cast
 
 from . import fulltext
 from .record import content_hash
-from .topics import TopicScore
+
+if TYPE_CHECKING:
+    import sqlite_utils
+
+    from .topics import TopicScore
 
 SCHEMA_VERSION = 5
 JSON_COLUMNS = ("editors", "authors", "photographers", "body", "images", "pages", "editions",
@@ -196,6 +201,13 @@ def _header(headers: dict[str, str], name: str) -> str | None:
     """A header's value whatever the case of its name (WARCs from other tools)."""
     lowered = name.lower()
     return next((value for key, value in headers.items() if key.lower() == lowered), None)
+
+
+def dict_rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
+    """The rows of ``cursor`` as dicts by column name, as sqlite-utils's
+    ``execute_returning_dicts`` gives them."""
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
 def _decode_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -370,7 +382,7 @@ class Archive:
                 connection = sqlite3.connect(str(self.path), check_same_thread=False,
                                              isolation_level=None)
             connection.execute("PRAGMA busy_timeout = 30000")
-            self.db = sqlite_utils.Database(connection)
+            self.conn = connection
             if not readonly:
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.execute("PRAGMA synchronous = NORMAL")
@@ -382,6 +394,17 @@ class Archive:
         if not readonly:
             self._check_writable()
             self._ensure_indexes()
+
+    @cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over the connection, for the writes."""
+        import sqlite_utils
+
+        return sqlite_utils.Database(self.conn)
+
+    def rows(self, sql: str, params: list[Any] | tuple[Any, ...] = ()) -> list[dict[str, Any]]:
+        """The rows ``sql`` selects, as dicts by column name."""
+        return dict_rows(self.conn.execute(sql, params))
 
     def _ensure_indexes(self) -> None:
         """Indexes that serve reads only, added to any archive opened for writing
@@ -398,7 +421,7 @@ class Archive:
         read-only without a word, and in WAL mode even takes the write lock; only a
         statement that writes fails. This one writes no row, and is rolled back.
         """
-        connection = self.db.conn
+        connection = self.conn
         try:
             connection.execute("BEGIN IMMEDIATE")
             try:
@@ -407,7 +430,7 @@ class Archive:
                 if connection.in_transaction:
                     connection.execute("ROLLBACK")
         except sqlite3.Error as error:
-            self.db.conn.close()
+            connection.close()
             raise ArchiveError(f"{self.path} cannot be written: "
                                f"{storage_problem(error, self.path)}") from error
 
@@ -415,7 +438,7 @@ class Archive:
         """Refuse a damaged file before writing to it (``PRAGMA quick_check``: reads
         every page, so it costs about one sequential read of the file)."""
         try:
-            problems = [row[0] for row in self.db.execute("PRAGMA quick_check(3)")]
+            problems = [row[0] for row in self.conn.execute("PRAGMA quick_check(3)")]
         except sqlite3.DatabaseError as error:
             problems = [str(error)]
         if problems != ["ok"]:
@@ -427,8 +450,9 @@ class Archive:
     # -- schema -----------------------------------------------------------------
 
     def _check_and_migrate(self, readonly: bool) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        tables = set(self.db.table_names())
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {row[0] for row in self.conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
         if version == 0 and tables - {"sqlite_stat1"}:
             raise ArchiveError(f"{self.path} is a SQLite file but not a pdarchive archive")
         if version > SCHEMA_VERSION:
@@ -453,7 +477,7 @@ class Archive:
         several writes (``pdarchive ingest``: an item and the note that it was written)
         one atomic write.
         """
-        connection = self.db.conn
+        connection = self.conn
         if connection.in_transaction:
             connection.execute("SAVEPOINT nested")
             try:
@@ -477,7 +501,7 @@ class Archive:
         connection.execute("COMMIT")
 
     def close(self) -> None:
-        self.db.conn.close()
+        self.conn.close()
 
     # -- runs -------------------------------------------------------------------
 
@@ -524,8 +548,7 @@ class Archive:
                 "WHERE id = ? AND status = 'running'", [message, utc_now(), run_id])
 
     def runs(self, limit: int = 10) -> list[dict[str, Any]]:
-        rows = self.db.execute_returning_dicts(
-            "SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit])
+        rows = self.rows("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit])
         return [_decode_row(row) for row in rows]
 
     # -- columns ----------------------------------------------------------------
@@ -535,7 +558,7 @@ class Archive:
         to the end (or to articles already archived)? Only then may an incremental
         crawl stop at the first list page holding known articles: after an interrupted
         walk, older new articles may still lie further down."""
-        row = self.db.execute(
+        row = self.conn.execute(
             "SELECT status, complete_columns FROM runs WHERE status != 'running' AND "
             "EXISTS (SELECT 1 FROM json_each(runs.columns) WHERE value = ?) "
             "ORDER BY id DESC LIMIT 1", [column_id]).fetchone()
@@ -545,15 +568,14 @@ class Archive:
     # -- articles ---------------------------------------------------------------
 
     def known_article_ids(self) -> set[str]:
-        return {row[0] for row in self.db.execute("SELECT article_id FROM articles")}
+        return {row[0] for row in self.conn.execute("SELECT article_id FROM articles")}
 
     def column_article_counts(self) -> dict[str, int]:
-        return {row[0]: row[1] for row in self.db.execute(
+        return {row[0]: row[1] for row in self.conn.execute(
             "SELECT column_id, count(*) FROM articles GROUP BY column_id")}
 
     def article(self, article_id: str) -> dict[str, Any] | None:
-        rows = self.db.execute_returning_dicts(
-            "SELECT * FROM articles WHERE article_id = ?", [article_id])
+        rows = self.rows("SELECT * FROM articles WHERE article_id = ?", [article_id])
         return _decode_row(rows[0]) if rows else None
 
     def save_article(self, article: dict[str, Any], pages: list[FetchedPage],
@@ -673,7 +695,7 @@ class Archive:
         ``captures`` (``url``, ``fetched_at``, ``sha256`` of the captures it was read
         from, oldest first)."""
         versions = [{"version": row[0], "content_hash": row[1], "record": json.loads(row[2]),
-                     "replaced_at": row[3]} for row in self.db.execute(
+                     "replaced_at": row[3]} for row in self.conn.execute(
             "SELECT version, content_hash, record, replaced_at FROM article_versions "
             "WHERE article_id = ? ORDER BY version, id", [article_id])]
         current = self.article(article_id)
@@ -682,7 +704,7 @@ class Archive:
         versions.append({"version": current["version"], "content_hash": current["content_hash"],
                          "record": current, "replaced_at": None})
         for version in versions:
-            version["captures"] = self.db.execute_returning_dicts(
+            version["captures"] = self.rows(
                 "SELECT c.url, c.fetched_at, c.sha256, c.status FROM version_captures AS v "
                 "JOIN captures AS c ON c.id = v.capture_id WHERE v.article_id = ? AND "
                 "v.version = ? ORDER BY c.fetched_at, c.id", [article_id, version["version"]])
@@ -700,7 +722,7 @@ class Archive:
 
     def column_summary(self) -> list[dict[str, Any]]:
         """Per column: articles held and when a crawl last walked it."""
-        return self.db.execute_returning_dicts(
+        return self.rows(
             "SELECT c.column_id, (SELECT count(*) FROM articles AS a "
             "WHERE a.column_id = c.column_id) AS articles, "
             "(SELECT max(r.started_at) FROM runs AS r, json_each(r.columns) AS j "
@@ -709,7 +731,7 @@ class Archive:
             "json_each(runs.columns) AS j) AS c ORDER BY c.column_id")
 
     def topic_scores(self, article_id: str) -> dict[str, dict[str, Any]]:
-        rows = self.db.execute(
+        rows = self.conn.execute(
             "SELECT topic, score, matches FROM article_topics WHERE article_id = ? "
             "ORDER BY topic", [article_id]).fetchall()
         return {topic: {"score": score, "matches": json.loads(matches)}
@@ -736,6 +758,8 @@ class Archive:
         return [self._save_capture(page, run_id) for page in pages]
 
     def _save_capture(self, page: FetchedPage, run_id: int | None) -> int:
+        import hashlib
+
         digest = hashlib.sha256(page.body).hexdigest()
         latest = self.db.execute(
             "SELECT id, sha256, fetched_at FROM captures WHERE url = ? AND latest = 1",
@@ -784,14 +808,14 @@ class Archive:
 
     def picture_urls(self) -> set[str]:
         """Every picture URL the archive holds a capture of: never fetched again."""
-        return {row[0] for row in self.db.execute(
+        return {row[0] for row in self.conn.execute(
             "SELECT DISTINCT url FROM captures WHERE kind = 'picture'")}
 
     def space(self) -> dict[str, dict[str, int]]:
         """Per kind of capture ("article", "list", "picture"): how many captures, how
         many distinct bodies, their bytes as fetched and as stored (compressed)."""
         found: dict[str, dict[str, int]] = {}
-        for kind, captures, bodies, size, stored in self.db.execute(
+        for kind, captures, bodies, size, stored in self.conn.execute(
                 "SELECT k.kind, (SELECT count(*) FROM captures WHERE kind = k.kind), "
                 "count(*), coalesce(sum(b.size), 0), coalesce(sum(length(b.body)), 0) "
                 "FROM (SELECT DISTINCT kind FROM captures) AS k "
@@ -804,8 +828,8 @@ class Archive:
 
     def holds_capture(self, url: str, sha256: str) -> bool:
         """Is there a capture of ``url`` with this body?"""
-        return self.db.execute("SELECT 1 FROM captures WHERE url = ? AND sha256 = ? LIMIT 1",
-                               [url, sha256]).fetchone() is not None
+        return self.conn.execute("SELECT 1 FROM captures WHERE url = ? AND sha256 = ? LIMIT 1",
+                                 [url, sha256]).fetchone() is not None
 
     def claim_picture(self, url: str, article_id: str) -> None:
         """Mark the captures of picture ``url`` that belong to no article as
@@ -819,7 +843,9 @@ class Archive:
         """Rows of ``sql`` (which selects ``body`` and ``sha256`` among others) with
         the body inflated and checked against its digest: a damaged copy comes with
         ``body`` None and ``damage`` saying why, rather than stopping the others."""
-        cursor = self.db.execute(sql, params)
+        import hashlib
+
+        cursor = self.conn.execute(sql, params)
         names = [description[0] for description in cursor.description]
         for values in cursor:
             row = dict(zip(names, values, strict=True))
@@ -876,7 +902,7 @@ class Archive:
 
     def article_page_count(self) -> int:
         """How many articles have stored pages (what reparse goes through)."""
-        return int(self.db.execute(
+        return int(self.conn.execute(
             "SELECT count(DISTINCT article_id) FROM version_captures").fetchone()[0])
 
     # -- failures ---------------------------------------------------------------
@@ -924,7 +950,7 @@ class Archive:
     def article_editions(self) -> dict[str, set[str]]:
         """Per archived article, the editions it has pages of or is known to lack."""
         held: dict[str, set[str]] = {}
-        for article_id, edition in self.db.execute(
+        for article_id, edition in self.conn.execute(
                 "SELECT DISTINCT article_id, edition FROM pages WHERE kind = 'article' "
                 "UNION SELECT article_id, edition FROM missing_editions"):
             held.setdefault(article_id, set()).add(edition)
@@ -936,7 +962,7 @@ class Archive:
         ``--edition big5`` added to an existing archive."""
         lacking: set[str] = set()
         for edition in editions:
-            lacking |= {row[0] for row in self.db.execute(
+            lacking |= {row[0] for row in self.conn.execute(
                 "SELECT DISTINCT a.column_id FROM articles AS a WHERE NOT EXISTS (SELECT 1 "
                 "FROM pages AS p WHERE p.article_id = a.article_id AND p.edition = ?) "
                 "AND NOT EXISTS (SELECT 1 FROM missing_editions AS m WHERE m.article_id = "
@@ -946,12 +972,12 @@ class Archive:
         return lacking
 
     def missing_editions(self) -> list[dict[str, Any]]:
-        return self.db.execute_returning_dicts(
+        return self.rows(
             "SELECT * FROM missing_editions ORDER BY article_id, edition")
 
     def list_failures(self, column_id: str) -> list[dict[str, Any]]:
         """The open failures of a column's list pages: where its last walks stopped."""
-        return self.db.execute_returning_dicts(
+        return self.rows(
             "SELECT * FROM failures WHERE stage = 'list' AND column_id = ? ORDER BY url",
             [column_id])
 
@@ -960,11 +986,11 @@ class Archive:
             self.db.execute("DELETE FROM failures WHERE url = ?", [url])
 
     def failures(self) -> list[dict[str, Any]]:
-        return self.db.execute_returning_dicts(
+        return self.rows(
             "SELECT * FROM failures ORDER BY last_seen_at DESC, url")
 
     def failures_due(self, now: str | None = None) -> list[dict[str, Any]]:
         """Failed URLs whose backoff has expired: the next crawl tries them again."""
-        return self.db.execute_returning_dicts(
+        return self.rows(
             "SELECT * FROM failures WHERE next_attempt_at <= ? ORDER BY url",
             [now or utc_now()])

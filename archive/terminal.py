@@ -13,8 +13,8 @@ and swapped for the escape sequences only after the text was made safe.
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 
 _CONTROLS = re.compile(
     r"""
@@ -28,7 +28,7 @@ _CONTROLS = re.compile(
 def placeholders() -> tuple[str, str]:
     """Start and end marks no crawled text holds: give them to ``search`` and
     ``format_text``, then to ``safe`` with the marks to show."""
-    token = secrets.token_hex(8)
+    token = os.urandom(8).hex()  # secrets.token_hex(8), without importing secrets (2 ms)
     return f"<{token}>", f"</{token}>"
 
 

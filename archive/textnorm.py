@@ -22,12 +22,19 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
 from operator import add
 
 from opencc import OpenCC
 
-_T2S = OpenCC("t2s")
 _SPACES = re.compile(r"\s+")
+
+
+@cache
+def _t2s() -> OpenCC:
+    """The converter, made when first needed: reading its dictionaries takes 2–3 ms
+    that ``pdarchive stats``, which folds no text, need not spend."""
+    return OpenCC("t2s")
 
 
 class _CharFold(dict[int, str]):
@@ -40,7 +47,7 @@ class _CharFold(dict[int, str]):
 
     def __missing__(self, codepoint: int) -> str:
         folded = unicodedata.normalize("NFKC", chr(codepoint))
-        folded = _T2S.convert(folded).lower()
+        folded = _t2s().convert(folded).lower()
         value = "".join(char if char.isalnum() else " " for char in folded)
         self[codepoint] = value
         if len(value) != 1:

@@ -216,7 +216,7 @@ class WarcExport:
     def versions(self, archive: Archive, article_id: str) -> None:
         """One ``metadata`` record per version of the article: which captures it was
         read from (``VERSION_PROFILE``), so that an import rebuilds the same versions."""
-        rows = archive.db.execute(
+        rows = archive.conn.execute(
             "SELECT v.version, c.url, c.sha256, c.fetched_at FROM version_captures AS v "
             "JOIN captures AS c ON c.id = v.capture_id WHERE v.article_id = ? AND "
             "c.sha256 IS NOT NULL ORDER BY v.version, c.fetched_at, c.id", [article_id])
@@ -247,12 +247,12 @@ class WarcExport:
 def _stored_times(archive: Archive, article_id: str) -> dict[int, str]:
     """version → when the archive stored it: the first when the article was first
     seen, each later one when it replaced the one before."""
-    row = archive.db.execute("SELECT version, first_seen_at FROM articles "
-                             "WHERE article_id = ?", [article_id]).fetchone()
+    row = archive.conn.execute("SELECT version, first_seen_at FROM articles "
+                               "WHERE article_id = ?", [article_id]).fetchone()
     if row is None:
         return {}
     times = {1: row[1]}
-    for version, replaced_at in archive.db.execute(
+    for version, replaced_at in archive.conn.execute(
             "SELECT version, replaced_at FROM article_versions WHERE article_id = ?",
             [article_id]):
         times[int(version) + 1] = replaced_at
@@ -287,7 +287,7 @@ def write_warc(archive: Archive, out: IO[bytes], filters: Filters = NO_FILTERS,
 def _article_count(archive: Archive, filters: Filters, query: str | None) -> int:
     clauses, params = _article_clauses(filters, query)
     where = (" AND " + " AND ".join(clauses)) if clauses else ""
-    return int(archive.db.execute(
+    return int(archive.conn.execute(
         "SELECT count(*) FROM articles AS a WHERE EXISTS (SELECT 1 FROM captures AS c "
         f"WHERE c.article_id = a.article_id){where}", params).fetchone()[0])
 
@@ -325,7 +325,7 @@ def _article_pages(archive: Archive, filters: Filters, query: str | None
                        f"WHERE {fulltext.TABLE} MATCH ?)")
         params.append(compile_query(query))
     where = (" AND " + " AND ".join(clauses)) if clauses else ""
-    cursor = archive.db.execute(
+    cursor = archive.conn.execute(
         "SELECT a.article_id, a.url, a.title, (SELECT min(c.fetched_at) FROM captures AS c "
         "WHERE c.url = a.url AND c.sha256 IS NOT NULL) FROM articles AS a "
         f"WHERE EXISTS (SELECT 1 FROM captures AS c WHERE c.url = a.url){where} "

@@ -19,12 +19,10 @@ crawl wait for ever and ``delay = "fast"`` raised inside Twisted).
 
 from __future__ import annotations
 
-import difflib
 import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -289,9 +287,14 @@ class Config:
         return scrapy_settings(self.crawl_values())
 
 
+#: the shipped configuration: a file beside this module (importlib.resources costs
+#: every ``pdarchive`` command 10 ms of start-up)
+DEFAULT_CONFIG = Path(__file__).with_name("default_config.toml")
+
+
 def _read(path: Path | None) -> dict[str, Any]:
     if path is None:
-        text = resources.files("crawler").joinpath("default_config.toml").read_text("utf-8")
+        text = DEFAULT_CONFIG.read_text("utf-8")
     else:
         try:
             text = path.read_text("utf-8")
@@ -308,6 +311,8 @@ def _read(path: Path | None) -> dict[str, Any]:
 
 def _unknown(key: str, known: list[str] | tuple[str, ...], where: str) -> ConfigError:
     """An unknown key, with the nearest known one, or the section it belongs in."""
+    import difflib  # only for a bad configuration: not every command's start-up
+
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     home = [f"[{name}]" for name, keys in (("site", SITE), ("crawl", CRAWL))
             if key in keys and f"[{name}]" != where]

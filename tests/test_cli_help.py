@@ -1,16 +1,22 @@
 """The command line documents itself: a version, help for every option of every
 command, options shared between commands defined once, and `schedule` passing on
-every crawl option."""
+every crawl option; and it starts without importing what only other commands need."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from archive.cli import _crawl_argv, build_parser
+from archive.store import Archive
+from tests.oracle import EXPECTED
 
 
 def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
@@ -95,3 +101,61 @@ def test_help_never_breaks_a_date_format_or_an_option_at_its_hyphen() -> None:
     for _, parser in _commands(build_parser()):
         text = parser.format_help()
         assert not re.search(r"\w-\n", text), text
+
+
+
+#: what a command that only reads never imports: the crawler, the writer's library, the
+#: browser view, the parsers, the package metadata (each from a few to hundreds of
+#: milliseconds of start-up)
+HEAVY = ("scrapy", "twisted", "sqlite_utils", "datasette", "bs4", "lxml",
+         "importlib.metadata", "importlib.resources")
+#: one pdarchive command in a fresh interpreter: its exit code, what it printed, and the
+#: modules it imported beyond those the interpreter starts with
+_IMPORTS = """
+import contextlib, io, json, sys
+before = set(sys.modules)
+from archive.cli import main
+out = io.StringIO()
+with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+    try:
+        code = main(sys.argv[1:])
+    except SystemExit as exit:
+        code = exit.code
+print(json.dumps({"code": code, "out": out.getvalue(),
+                  "imported": sorted(set(sys.modules) - before)}))
+"""
+
+
+def _fresh(*argv: str | Path) -> tuple[str, set[str]]:
+    """What ``pdarchive ARGV`` printed and which modules it imported."""
+    done = subprocess.run([sys.executable, "-c", _IMPORTS, *map(str, argv)],
+                          capture_output=True, text=True, check=True)
+    result = json.loads(done.stdout)
+    assert result["code"] == 0, done.stderr
+    return result["out"], set(result["imported"])
+
+
+def _of(modules: set[str], packages: tuple[str, ...]) -> set[str]:
+    return {module for module in modules
+            if any(module == name or module.startswith(name + ".") for name in packages)}
+
+
+def test_help_imports_neither_the_archive_nor_the_configuration() -> None:
+    out, imported = _fresh("--help")
+    assert out.startswith("usage: pdarchive")
+    assert _of(imported, HEAVY) == set()
+    assert _of(imported, ("archive.store", "crawler.config", "sqlite3")) == set()
+
+
+@pytest.mark.parametrize(("command", "shown"), [
+    (["search", "住房城乡建设厅"], EXPECTED[0]["title"]),
+    (["stats"], f"articles: {len(EXPECTED)}\n"),
+])
+def test_reading_commands_import_no_crawler_and_no_writer(
+        fresh_db: Archive, command: list[str], shown: str) -> None:
+    for record in EXPECTED:
+        fresh_db.save_article(dict(record), [], run_id=None)
+    out, imported = _fresh(*command, "--db", fresh_db.path)
+    assert shown in out
+    assert "archive.store" in imported and "crawler.config" in imported
+    assert _of(imported, HEAVY) == set()
