@@ -34,9 +34,11 @@ RETRY_GIVE_UP_LOG_LEVEL = "INFO"
 
 # Scrapy runs each callback's output through CONCURRENT_ITEMS asyncio tasks, made
 # anew for every response whatever it yields: the default 100 cost more CPU than
-# the download itself (bench/crawl.py). Our pipeline writes synchronously, so
-# processing a response's items in parallel gains nothing.
-CONCURRENT_ITEMS = 1
+# the download itself (bench/crawl.py). Two: an item waits until the writer process
+# has committed it (crawler/writer_process.py), and meanwhile the other task hands
+# the callback's requests (a list page's articles and next page, an article's
+# pictures) to the scheduler, so the walk never waits for a commit.
+CONCURRENT_ITEMS = 2
 
 # Scrapy's defaults we have no use for, each a layer every request or output passes:
 # no depth limit (the list walk bounds the crawl), URLs only of the site's own

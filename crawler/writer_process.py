@@ -42,6 +42,7 @@ from archive.store import Archive, ArchiveError, RunCounts, storage_problem
 from archive.topics import topics_from_config
 from crawler.config import load_config
 from crawler.items import ArticleItem
+from crawler.process_name import name_this_process
 from crawler.writer import ItemWriter
 
 #: items written in one transaction at most
@@ -322,18 +323,21 @@ def serve(items: Connection, answers: Connection, db: str, config_path: str | No
     """The writer process: write what arrives until told to finish or to close, or
     until the crawl's end of the pipe closes (the crawl died: the open batch is rolled
     back, and fetched again by the next crawl)."""
+    name_this_process("pdarchive-write")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     state = _Writer(answers, db, config_path)
+    kind = ""
     try:
         while True:
-            if state.in_batch:
-                wait = state.deadline - time.monotonic()
-                if wait <= 0 or not items.poll(wait):
-                    state.commit()
-                    continue
-            kind, sequence, payload = items.recv()
             try:
+                if state.in_batch:
+                    wait = state.deadline - time.monotonic()
+                    if wait <= 0 or not items.poll(wait):
+                        kind = "commit"
+                        state.commit()
+                        continue
+                kind, sequence, payload = items.recv()
                 if kind == "start":
                     state.start(sequence, *payload)
                 elif kind == "item":
