@@ -12,10 +12,11 @@ builds the same tree in C in a tenth of the time, so this stage, on lxml's tree:
    (visibility.py), boilerplate (boilerplate.py), scripts, styles and comments;
 4. keeps only the regions and their ancestors (a title-block container that
    holds another one, such as ``div.rm_txt`` around ``div.col-1``, is only a path),
-   and serialises that for BeautifulSoup.
+   and hands that tree on (soup.py builds BeautifulSoup's tree of it).
 
 When no region is found the generic fallback reads the whole page: the same
-cleaning then applies to the whole ``<body>`` (``prepare(text, cut=False)``).
+cleaning then applies to the whole ``<body>`` (``whole_page``), on the same tree
+(``cut_page`` leaves a page without regions untouched).
 SoupStrainer does the same filtering but still pays a Python callback per tag
 (it saved 40%), and a cssselect XPath union over the region selectors took
 longer than one pass over the elements (4 ms against 0.8 ms).
@@ -33,7 +34,7 @@ from .boilerplate import boilerplate_in
 from .index import Compound
 from .people import EDITOR_LINE, MAX_EDITOR_LINE_CHARS
 from .templates import EDITOR_NODES, PAGERS, TEMPLATES
-from .tree import drop, parse_html, serialise, text_content
+from .tree import drop, text_content
 from .visibility import hidden_by_style_sheets, hidden_inline
 
 _ORIGINAL_TITLE = re.compile(
@@ -89,8 +90,8 @@ _HEAD_METAS = frozenset({"contentid", "catalogs", "publishdate", "source"})
 
 @dataclass(frozen=True)
 class PreparedPage:
-    #: the markup BeautifulSoup parses
-    html: str
+    #: the page as the field readers read it (soup.py makes their tree of it)
+    root: etree._Element
     #: the reprint's 原标题, "" when the page has none
     original_title: str
     #: True when only the template regions were kept
@@ -197,27 +198,30 @@ def _trim_head(root: etree._Element) -> None:
                 head.remove(child)
 
 
-def prepare(text: str, cut: bool = True) -> PreparedPage | None:
-    """The page as BeautifulSoup should read it, or None when lxml cannot parse it.
-
-    With ``cut``, only the template regions are kept; None as well when the page
-    has none (the generic fallback then wants ``prepare(text, cut=False)``).
-    """
-    try:
-        root = parse_html(text)
-    except (ValueError, etree.ParserError):
-        return None
+def cut_page(root: etree._Element) -> PreparedPage | None:
+    """The template regions of the page ``root``, cut down in place; None when the
+    page has none, and then ``root`` is left as it was, for ``whole_page``."""
     regions: list[etree._Element] = []
     editor_wording: list[etree._Element] = []
     for element in root.iter(etree.Element):
         if _REGIONS.match(element):
             regions.append(element)
-        elif cut and (own := element.text) and ("编" in own or "編" in own):
+        elif (own := element.text) and ("编" in own or "編" in own):
             editor_wording.append(element)
-    if cut and not any(element.tag != "head" for element in regions):
+    if not any(element.tag != "head" for element in regions):
         return None
-    if cut:
-        regions += [line for line in _editor_lines(editor_wording) if line not in regions]
+    regions += [line for line in _editor_lines(editor_wording) if line not in regions]
+    return _cleaned(root, regions, cut=True)
+
+
+def whole_page(root: etree._Element) -> PreparedPage:
+    """The whole page ``root`` (for the generic fallback), cleaned in place as
+    ``cut_page`` cleans the regions."""
+    return _cleaned(root, [element for element in root.iter(etree.Element)
+                           if _REGIONS.match(element)], cut=False)
+
+
+def _cleaned(root: etree._Element, regions: list[etree._Element], cut: bool) -> PreparedPage:
     on_path: set[etree._Element] = set(regions)
     for region in regions:
         on_path.update(region.iterancestors())
@@ -230,7 +234,7 @@ def prepare(text: str, cut: bool = True) -> PreparedPage | None:
         _cut_to(set(whole), on_path)
     _drop_never_text(root)
     _drop_layout_whitespace(root)
-    return PreparedPage(serialise(root), original_title, cut)
+    return PreparedPage(root, original_title, cut)
 
 
 def _cut_to(whole: set[etree._Element], on_path: set[etree._Element]) -> None:
