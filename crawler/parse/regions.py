@@ -35,7 +35,7 @@ from .index import Compound
 from .people import EDITOR_LINE, MAX_EDITOR_LINE_CHARS
 from .templates import EDITOR_NODES, PAGERS, TEMPLATES
 from .tree import drop, text_content
-from .visibility import hidden_by_style_sheets, hidden_inline
+from .visibility import hidden_in
 
 _ORIGINAL_TITLE = re.compile(
     r"^\s*[【\[(（]?\s*原[标標][题題]\s*[:：]\s*(?P<title>.+?)\s*[】\])）]?\s*$", re.DOTALL)
@@ -43,7 +43,6 @@ _MAX_ORIGINAL_TITLE = 200
 _BLOCKS = frozenset({"p", "div", "span", "h1", "h2", "h3", "h4", "h5", "h6", "li", "td", "font",
                      "strong", "b", "em"})
 _NEVER_TEXT = (etree.Comment, "script", "style", "link", "noscript", "template")
-_SPACE = re.compile(r"[\s\u3000\u00a0]+")
 
 
 @dataclass(frozen=True)
@@ -99,7 +98,10 @@ class PreparedPage:
 
 
 def _clean_text(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
+    """Runs of whitespace (nbsp and U+3000 among them) as one space, ends stripped:
+    ``str.split`` splits on what ``\\s`` matches, five times faster than a regex
+    on the long blocks an editor word can sit in."""
+    return " ".join(text.split())
 
 
 def _block_of(element: etree._Element) -> etree._Element:
@@ -142,9 +144,8 @@ def _kept_whole(regions: list[etree._Element]) -> list[etree._Element]:
     (div.rm_txt around div.col-1, with the sidebar beside it), which is only a path
     to what it holds."""
     headers = {region for region in regions if _HEADERS.match(region)}
-    return [region for region in regions
-            if not (region in headers
-                    and any(inner in headers for inner in region.iterdescendants()))]
+    around_one = {outer for header in headers for outer in header.iterancestors()}
+    return [region for region in regions if region not in headers or region not in around_one]
 
 
 def _outermost(regions: list[etree._Element]) -> list[etree._Element]:
@@ -162,13 +163,7 @@ def _drop_unseen(root: etree._Element, scopes: list[etree._Element],
     for scope in scopes:
         for element in list(boilerplate_in(scope, keep)):
             drop(element)
-    hidden_by_sheet = hidden_by_style_sheets(root, scopes)
-    doomed: list[etree._Element] = []
-    for scope in scopes:
-        for element in scope.iterdescendants(etree.Element):
-            if element not in keep and (element in hidden_by_sheet or hidden_inline(element)):
-                doomed.append(element)
-    for element in doomed:
+    for element in hidden_in(root, scopes, keep):
         drop(element)
 
 
@@ -203,8 +198,12 @@ def cut_page(root: etree._Element) -> PreparedPage | None:
     page has none, and then ``root`` is left as it was, for ``whole_page``."""
     regions: list[etree._Element] = []
     editor_wording: list[etree._Element] = []
+    names, ids, classes = _REGIONS.names, _REGIONS.ids, _REGIONS.classes
     for element in root.iter(etree.Element):
-        if _REGIONS.match(element):
+        get = element.get  # _REGIONS.match, inline: a call per element was a sixth of the cut
+        class_names = get("class")
+        if (element.tag in names or get("id") in ids
+                or (class_names and not classes.isdisjoint(class_names.split()))):
             regions.append(element)
         elif (own := element.text) and ("编" in own or "編" in own):
             editor_wording.append(element)
