@@ -93,8 +93,6 @@ class PreparedPage:
     root: etree._Element
     #: the reprint's 原标题, "" when the page has none
     original_title: str
-    #: True when only the template regions were kept
-    cut: bool
 
 
 def _clean_text(text: str) -> str:
@@ -233,7 +231,7 @@ def _cleaned(root: etree._Element, regions: list[etree._Element], cut: bool) -> 
         _cut_to(set(whole), on_path)
     _drop_never_text(root)
     _drop_layout_whitespace(root)
-    return PreparedPage(root, original_title, cut)
+    return PreparedPage(root, original_title)
 
 
 def _cut_to(whole: set[etree._Element], on_path: set[etree._Element]) -> None:
