@@ -44,7 +44,6 @@ MAX_PROMOTION_CHARS = 40
 #: a box is a link list when this share of its text is link text
 LINK_DENSITY = 0.6
 _LINK_BOXES = frozenset({"ul", "ol", "dl", "table", "div", "section", "aside", "nav"})
-_SPACE = re.compile(r"\s+")
 
 
 def _named_for_chrome(element: etree._Element) -> bool:
@@ -52,27 +51,33 @@ def _named_for_chrome(element: etree._Element) -> bool:
     return any(_PURPOSE.search(part) for part in _PART.split(names) if part)
 
 
-def _text_length(element: etree._Element) -> int:
-    return len(_SPACE.sub("", text_content(element)))
+def _visible_length(text: str) -> int:
+    """The characters of ``text`` that are not whitespace."""
+    return sum(map(len, text.split()))
 
 
-def _promotion(element: etree._Element) -> bool:
-    text = text_content(element)
+def _promotion(text: str) -> bool:
     if len(text) > 4 * MAX_PROMOTION_CHARS:
         return False
-    text = _SPACE.sub("", text)
+    text = "".join(text.split())
     return len(text) <= MAX_PROMOTION_CHARS and _PROMOTION.search(text) is not None
 
 
-def _link_list(element: etree._Element) -> bool:
+def _link_list(element: etree._Element, text: str) -> bool:
     if element.tag not in _LINK_BOXES:
         return False
     links = element.findall(".//a")
     if len(links) < 3:
         return False
-    total = _text_length(element)
-    linked = sum(_text_length(link) for link in links)
+    total = _visible_length(text)
+    linked = sum(_visible_length(text_content(link)) for link in links)
     return total > 0 and linked >= LINK_DENSITY * total
+
+
+def _reads_as_boilerplate(element: etree._Element) -> bool:
+    """A promotion's call to action, or a box of links: its text read once for both."""
+    text = text_content(element)
+    return _promotion(text) or _link_list(element, text)
 
 
 def boilerplate_in(container: etree._Element, keep: Collection[etree._Element]
@@ -81,8 +86,7 @@ def boilerplate_in(container: etree._Element, keep: Collection[etree._Element]
     (the regions the templates read, and every ancestor of one) are never judged
     boilerplate, though what they hold is."""
     for element in container.iterchildren(etree.Element):
-        if element not in keep and (
-                _named_for_chrome(element) or _promotion(element) or _link_list(element)):
+        if element not in keep and (_named_for_chrome(element) or _reads_as_boilerplate(element)):
             yield element
         else:
             yield from boilerplate_in(element, keep)

@@ -51,12 +51,14 @@ def _compile(selector: str) -> list[list[Compound]]:
 
 
 class PageIndex:
-    def __init__(self, soup: BeautifulSoup) -> None:
+    def __init__(self, soup: BeautifulSoup, tags: Iterable[Tag] | None = None) -> None:
+        """The index of ``soup``, whose ``tags`` in document order may be known
+        already (soup.py lists them as it builds the tree)."""
         self.soup = soup
         self._by_id: dict[str, list[Tag]] = {}
         self._by_class: dict[str, list[Tag]] = {}
         self._by_name: dict[str, list[Tag]] = {}
-        for tag in soup.find_all(True):
+        for tag in soup.find_all(True) if tags is None else tags:
             self._by_name.setdefault(tag.name, []).append(tag)
             tag_id = tag.get("id")
             if tag_id:

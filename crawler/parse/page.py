@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 from typing import Any
 
 from bs4 import BeautifulSoup
-from bs4.builder._lxml import LXMLTreeBuilder
+from lxml import etree
 
 from . import fallback
 from .body import extract_body
@@ -25,25 +24,15 @@ from .fields import (
 from .index import PageIndex
 from .notices import notice_refusal
 from .people import author_line, parse_datetime
-from .regions import PreparedPage, prepare
+from .regions import cut_page, whole_page
+from .soup import soup_of, soup_of_text
 from .templates import TemplateMatch, match_template
+from .tree import parse_html
 from .urls import parse_article_url, parse_list_url
 
 _CLOSED = re.compile(r"</(?:html|body)\s*>", re.IGNORECASE)
 _CONTROL_BYTES = bytes([*range(0, 9), *range(14, 32)])
 _HTML_TYPES = ("text/html", "application/xhtml+xml", "text/plain", "application/octet-stream")
-
-
-_BUILDERS = threading.local()
-
-
-def _soup(html: str) -> BeautifulSoup:
-    """BeautifulSoup over lxml, with one tree builder per thread: looking the builder
-    up and making a new one for every page cost a tenth of building the tree."""
-    builder = getattr(_BUILDERS, "lxml", None)
-    if builder is None:
-        builder = _BUILDERS.lxml = LXMLTreeBuilder()
-    return BeautifulSoup(html, builder=builder)
 
 
 @dataclass(frozen=True)
@@ -164,22 +153,31 @@ def parse_document(body: bytes, url: str, content_type: str | None = None) -> Pa
         raise ExtractionError(f"bytes do not decode as {decoded.encoding} or any fallback")
     if not _CLOSED.search(decoded.text):
         raise ExtractionError("truncated page: no closing </body> or </html>")
-    prepared = prepare(decoded.text)
+    root = parse_html(decoded.text)
+    prepared = cut_page(root) if root is not None else None
     if prepared is not None:
-        soup = _soup(prepared.html)
+        soup, tags = soup_of(prepared.root)
         identity = _identify(url, soup)
-        match = match_template(PageIndex(soup))
+        match = match_template(PageIndex(soup, tags))
         if match is not None:
             record = _from_template(match, identity, prepared.original_title)
             return ParsedPage(record, decoded.encoding, match.template.name)
-    # No template: the fallback reads the whole page, cleaned the same way.
-    whole = prepare(decoded.text, cut=False) or PreparedPage(decoded.text, "", cut=False)
-    soup = _soup(whole.html)
-    identity = _identify(url, soup)
-    index = PageIndex(soup)
-    record = fallback.extract(index, identity.url, _record_factory(identity, index),
-                              whole.original_title)
+        root = parse_html(decoded.text)  # the cut took the rest of the page
+    # No template: the fallback reads the whole page, cleaned the same way (the text
+    # as it is when lxml made no tree of it).
+    record = _from_fallback(root, decoded.text, url)
     return ParsedPage(record, decoded.encoding, "fallback")
+
+
+def _from_fallback(root: etree._Element | None, text: str, url: str) -> dict[str, Any]:
+    if root is None:
+        soup, tags, original_title = soup_of_text(text), None, ""
+    else:
+        whole = whole_page(root)
+        (soup, tags), original_title = soup_of(whole.root), whole.original_title
+    identity = _identify(url, soup)
+    index = PageIndex(soup, tags)
+    return fallback.extract(index, identity.url, _record_factory(identity, index), original_title)
 
 
 def _record_factory(identity: Identity, index: PageIndex) -> fallback.RecordFactory:

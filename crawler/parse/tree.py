@@ -12,12 +12,14 @@ from lxml import etree
 _PARSER = etree.HTMLParser(remove_blank_text=False)
 
 
-def parse_html(text: str) -> etree._Element:
-    """The document tree of ``text``; ``ValueError`` when there is none."""
-    root = etree.fromstring(text, _PARSER)
-    if root is None:
-        raise ValueError("no document")
-    return root
+def parse_html(text: str) -> etree._Element | None:
+    """The document tree of ``text``; None when lxml finds no element in it, or
+    refuses it (lxml takes no text that starts with an XML declaration naming an
+    encoding)."""
+    try:
+        return etree.fromstring(text, _PARSER)
+    except (ValueError, etree.ParserError):
+        return None
 
 
 def drop(element: etree._Element) -> None:
@@ -37,7 +39,3 @@ def drop(element: etree._Element) -> None:
 def text_content(element: etree._Element) -> str:
     """All the text inside ``element``, without its tail."""
     return etree.tostring(element, method="text", encoding="unicode", with_tail=False)
-
-
-def serialise(root: etree._Element) -> str:
-    return etree.tostring(root, method="html", encoding="unicode")

@@ -17,7 +17,7 @@ sheet, as in a browser, unless the rule is ``!important``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -204,28 +204,30 @@ def style_sheet(css: str) -> StyleSheet:
     return StyleSheet({key: tuple(rules) for key, rules in by_key.items()}, tuple(by_xpath))
 
 
-def hidden_by_style_sheets(root: etree._Element, scopes: list[etree._Element]
-                           ) -> set[etree._Element]:
-    """Elements inside ``scopes`` that a rule of the page's own ``<style>`` blocks
-    hides (and no inline ``display`` shows again)."""
-    hidden: set[etree._Element] = set()
+def hidden_in(root: etree._Element, scopes: list[etree._Element],
+              keep: Collection[etree._Element]) -> list[etree._Element]:
+    """The elements inside ``scopes``, but not in ``keep``, that the page hides: by
+    their own ``style`` or ``hidden`` attribute, or by a rule of the page's own
+    ``<style>`` blocks that no inline ``display`` overrides. In document order, in
+    one pass over the scopes."""
     css = "\n".join(style.text or "" for style in root.iter("style"))
-    if "none" not in css and "hidden" not in css and "collapse" not in css:
-        return hidden
-    sheet = style_sheet(css)
+    sheet = (style_sheet(css) if "none" in css or "hidden" in css or "collapse" in css
+             else StyleSheet({}, ()))
+    by_xpath: set[etree._Element] = set()
     for rule in sheet.by_xpath:
         assert rule.select is not None
         for element in rule.select(root):
             if isinstance(element, etree._Element) and (
                     rule.important or not _shown_inline(element)):
-                hidden.add(element)
-    if not sheet.by_key:
-        return hidden
+                by_xpath.add(element)
     wildcard = sheet.by_key.get("<*", ())
+    hidden: list[etree._Element] = []
     for scope in scopes:
         for element in scope.iterdescendants(etree.Element):
-            for rule in (*sheet.candidates(element), *wildcard):
-                if rule.matches(element) and (rule.important or not _shown_inline(element)):
-                    hidden.add(element)
-                    break
+            if element in keep:
+                continue
+            if hidden_inline(element) or element in by_xpath or (sheet.by_key and any(
+                    rule.matches(element) and (rule.important or not _shown_inline(element))
+                    for rule in (*sheet.candidates(element), *wildcard))):
+                hidden.append(element)
     return hidden
