@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -98,30 +99,60 @@ def document(article: dict[str, Any]) -> tuple[str, str, str, str]:
             normalise(people))
 
 
+#: statements on the FTS5 table held back to the end of a batch (``Archive.begin_batch``)
+Deferred = list[tuple[str, list[Any]]]
+
+
+def _write_index(db: sqlite_utils.Database, sql: str, params: list[Any],
+                 deferred: Deferred | None) -> None:
+    if deferred is None:
+        db.execute(sql, params)
+    else:
+        deferred.append((sql, params))
+
+
+def write_deferred(connection: sqlite3.Connection, deferred: Deferred) -> None:
+    """Run the FTS5 statements a batch held back, in order, and forget them.
+
+    Why they wait: FTS5 keeps what it is given in memory until a savepoint or the
+    commit, then writes it out as a new segment (to be merged later). SQLite opens a
+    statement savepoint on every table in the transaction for any statement that may
+    fail halfway (an upsert, an insert into a table with a unique index): storing an
+    article takes several, so indexing it among them wrote one segment per article.
+    Written last, a batch's index rows make one segment.
+    """
+    for sql, params in deferred:
+        connection.execute(sql, params)
+    deferred.clear()
+
+
 def _insert(db: sqlite_utils.Database, rowid: int, article_id: str,
-            texts: tuple[str, ...]) -> None:
+            texts: tuple[str, ...], deferred: Deferred | None = None) -> None:
     db.execute(f"INSERT INTO {TEXT_TABLE} (rowid, article_id, {', '.join(COLUMNS)}, length) "
                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                [rowid, article_id, *texts, sum(map(token_count, texts))])
-    db.execute(f"INSERT INTO {TABLE} (rowid, {', '.join(COLUMNS)}) VALUES (?, ?, ?, ?, ?)",
-               [rowid, *map(index_terms, texts)])
+    _write_index(db, f"INSERT INTO {TABLE} (rowid, {', '.join(COLUMNS)}) "
+                 "VALUES (?, ?, ?, ?, ?)", [rowid, *map(index_terms, texts)], deferred)
 
 
-def _remove(db: sqlite_utils.Database, article_id: str) -> None:
+def _remove(db: sqlite_utils.Database, article_id: str, deferred: Deferred | None) -> None:
     """Take an article out of the index, by the terms its stored text gives."""
     row = db.execute(f"SELECT rowid, {', '.join(COLUMNS)} FROM {TEXT_TABLE} "
                      "WHERE article_id = ?", [article_id]).fetchone()
     if row is None:
         return
-    db.execute(f"INSERT INTO {TABLE} ({TABLE}, rowid, {', '.join(COLUMNS)}) "
-               "VALUES ('delete', ?, ?, ?, ?, ?)", [row[0], *map(index_terms, row[1:])])
+    _write_index(db, f"INSERT INTO {TABLE} ({TABLE}, rowid, {', '.join(COLUMNS)}) "
+                 "VALUES ('delete', ?, ?, ?, ?, ?)", [row[0], *map(index_terms, row[1:])],
+                 deferred)
     db.execute(f"DELETE FROM {TEXT_TABLE} WHERE rowid = ?", [row[0]])
 
 
-def index_article(db: sqlite_utils.Database, rowid: int, article: dict[str, Any]) -> None:
-    """(Re-)index an article stored at ``rowid``, wherever it was indexed before."""
-    _remove(db, article["article_id"])
-    _insert(db, rowid, article["article_id"], document(article))
+def index_article(db: sqlite_utils.Database, rowid: int, article: dict[str, Any],
+                  deferred: Deferred | None = None) -> None:
+    """(Re-)index an article stored at ``rowid``, wherever it was indexed before; the
+    FTS5 statements appended to ``deferred`` when given (see ``write_deferred``)."""
+    _remove(db, article["article_id"], deferred)
+    _insert(db, rowid, article["article_id"], document(article), deferred)
 
 
 def rebuild(db: sqlite_utils.Database,

@@ -31,7 +31,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from crawler import itemcodec
@@ -205,8 +205,7 @@ class Ingest:
             self._open_run()
         writer = self.writer
         assert writer is not None
-        before = (replace(writer.counts), writer.refused, len(writer.walk_stops),
-                  dict(writer.kinds), writer.missing_editions)
+        before = writer.state()
         try:
             with self.archive.transaction():
                 done = self.archive.db.execute(
@@ -222,10 +221,7 @@ class Ingest:
         except Exception as error:
             if not concerns_the_row(error):
                 raise  # the archive (a full disk, …): stop; the item stays for the next ingest
-            # rolled back: neither are the run's counts in memory to count it
-            writer.counts, writer.refused = before[0], before[1]
-            del writer.walk_stops[before[2]:]
-            writer.kinds, writer.missing_editions = before[3], before[4]
+            writer.restore(before)  # rolled back: nor do the counts in memory count it
             self._dead_letter(data, f"cannot be written: {type(error).__name__}: {error}")
             return
         self.frontier.ack_item(data)

@@ -88,7 +88,7 @@ class Timing:
     #: CPU seconds of this process meanwhile: the replay server's threads
     server_cpu: float
     #: CPU seconds by process: the command itself ("crawl") and its helpers by the
-    #: name they give themselves (crawler/process_name.py), sampled from /proc
+    #: name they give themselves (crawler/helper_process.py), sampled from /proc
     by_process: dict[str, float]
 
 

@@ -24,8 +24,8 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import TypeVar
 
+from crawler.helper_process import become_helper
 from crawler.parse import ParsedPage, ParseRefused, parse_document
-from crawler.process_name import name_this_process
 
 #: a page to parse: its body, URL and Content-Type
 Page = tuple[bytes, str, str | None]
@@ -51,7 +51,7 @@ def _worker_setup(parent: int) -> None:
     down itself. A crawl killed with ``kill -9`` cannot, and an idle worker blocked
     on its queue would otherwise live on forever: it watches its parent.
     """
-    name_this_process("pdarchive-parse")
+    become_helper("pdarchive-parse")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:

@@ -35,7 +35,7 @@ from crawler.spiders.jiangsu import (
     PAGES_READ,
     SITE_FAILURES,
 )
-from crawler.writer_process import RunEnd, WriterProcess, WriterUnavailable
+from crawler.writer_process import ItemNotStored, RunEnd, WriterProcess, WriterUnavailable
 
 #: the spider's close reason when the archive cannot be written (disk full, …)
 UNWRITABLE = "archive_unwritable"
@@ -131,6 +131,8 @@ class ArchivePipeline:
                 deferred_from_coro(self.crawler.engine.close_spider_async(reason=UNWRITABLE))
             raise DropItem("not stored: the archive cannot be written",
                            log_level="DEBUG") from error
+        except ItemNotStored as error:
+            raise DropItem(str(error), log_level="ERROR") from error
         for key in stored.counts:
             self.stats.inc_value(f"pdarchive/{key}")
         if stored.record is None:

@@ -8,6 +8,7 @@ rows for the same items. No Scrapy here: ingest runs without it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 from archive.record import IncompleteArticle, combine_editions, merge_pages
 from archive.store import Archive, RunCounts
@@ -17,6 +18,18 @@ from crawler.items import ArticleItem, FailureItem, ListPageItem, PictureItem
 #: share of article pages parsed by the fallback (or refused) above which a run
 #: is reported as a warning: the site's layout has probably changed
 LAYOUT_WARNING_SHARE = 0.5
+
+
+@dataclass(frozen=True)
+class WriterState:
+    """An ItemWriter's counts at one moment (``ItemWriter.state``)."""
+
+    counts: RunCounts
+    refused: int
+    walk_stops: list[str]
+    kinds: dict[str, int]
+    missing_editions: int
+    pictures: int
 
 
 class ItemWriter:
@@ -50,6 +63,21 @@ class ItemWriter:
         self.missing_editions = 0
         #: pictures stored (new captures)
         self.pictures = 0
+
+    def state(self) -> WriterState:
+        """What this writer has counted so far, to ``restore`` should the writes
+        counted since be rolled back."""
+        return WriterState(replace(self.counts, extra=dict(self.counts.extra)), self.refused,
+                           list(self.walk_stops), dict(self.kinds), self.missing_editions,
+                           self.pictures)
+
+    def restore(self, state: WriterState) -> None:
+        self.counts = replace(state.counts, extra=dict(state.counts.extra))
+        self.refused = state.refused
+        self.walk_stops = list(state.walk_stops)
+        self.kinds = dict(state.kinds)
+        self.missing_editions = state.missing_editions
+        self.pictures = state.pictures
 
     def _count(self, key: str) -> None:
         setattr(self.counts, key, getattr(self.counts, key) + 1)

@@ -7,9 +7,11 @@ stores it with ``ItemWriter``, the write path ``pdarchive ingest`` uses, and
 answers when it is committed.
 
 Commits are grouped: the writer keeps one transaction open for up to
-``BATCH_ITEMS`` items or ``BATCH_SECONDS``, each item a savepoint of it (whole or
-not at all, with its pages and its counts in the run row). The full-text index then
-writes one segment per batch instead of one per article, and merges far less. An
+``BATCH_ITEMS`` items or ``BATCH_SECONDS`` (``Archive.begin_batch``), each item in
+it whole or not at all, with its pages and its counts in the run row: an item that
+fails halfway rolls the batch back, and the batch's other items are written again.
+The full-text index then writes one segment per batch instead of one per article,
+and merges far less. An
 item counts as stored (in the crawl's stats, the progress line, a feed) only once
 its batch is committed, and items are committed in the order the spider yielded
 them, so what the archive holds is always a prefix of the crawl: a ``kill -9`` costs
@@ -24,7 +26,6 @@ that the writer died from its own pipe's end of file.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import signal
@@ -41,9 +42,9 @@ from archive.export import export_record
 from archive.store import Archive, ArchiveError, RunCounts, storage_problem
 from archive.topics import topics_from_config
 from crawler.config import load_config
+from crawler.helper_process import become_helper
 from crawler.items import ArticleItem
-from crawler.process_name import name_this_process
-from crawler.writer import ItemWriter
+from crawler.writer import ItemWriter, WriterState
 
 #: items written in one transaction at most
 BATCH_ITEMS = 64
@@ -52,11 +53,19 @@ BATCH_SECONDS = 0.25
 #: seconds the crawl waits for the writer to open the archive, or to finish the run
 ANSWER_TIMEOUT = 120.0
 
+#: how the writer answers for a message: done (with its result), this item not
+#: stored, or nothing can be written (for every item, when its sequence is None)
+DONE, NOT_STORED, UNWRITABLE = "done", "not stored", "unwritable"
+
 logger = logging.getLogger(__name__)
 
 
 class WriterUnavailable(Exception):
     """The archive cannot be written (its reason, one line), or the writer is gone."""
+
+
+class ItemNotStored(Exception):
+    """This item could not be stored (a bug in writing it); the others are."""
 
 
 @dataclass(frozen=True)
@@ -136,22 +145,23 @@ class WriterProcess:
     def _receive_loop(self) -> None:
         while True:
             try:
-                sequence, ok, value = self._answers.recv()
+                sequence, outcome, value = self._answers.recv()
             except (EOFError, OSError):
                 self._fail_all(self.unavailable or "the archive's writer process ended "
                                f"unexpectedly (exit code {self._exitcode()})")
                 return
-            if not ok and sequence is None:  # the archive cannot be written
+            if outcome == UNWRITABLE and sequence is None:  # for every item from now on
                 self._fail_all(value)
                 continue
             with self._lock:
                 future = self._pending.pop(sequence, None)
             if future is None:
                 continue
-            if ok:
+            if outcome == DONE:
                 future.set_result(value)
             else:
-                future.set_exception(WriterUnavailable(value))
+                future.set_exception(ItemNotStored(value) if outcome == NOT_STORED
+                                     else WriterUnavailable(value))
 
     def _exitcode(self) -> int | None:
         self._process.join(1)
@@ -218,8 +228,9 @@ class WriterProcess:
 # -- the writer process ---------------------------------------------------------------
 
 class _Writer:
-    """The writer process's state: the archive, the run's ItemWriter, the open batch
-    and the answers waiting for its commit."""
+    """The writer process's state: the archive, the run's ItemWriter, and the open
+    batch: its items (kept to write them again should one of them fail), the
+    answers waiting for its commit, and the counts from before it."""
 
     def __init__(self, answers: Connection, db: str, config_path: str | None) -> None:
         self.answers = answers
@@ -227,7 +238,9 @@ class _Writer:
         self.config = load_config(config_path)
         self.archive: Archive | None = None
         self.writer: ItemWriter | None = None
-        self.waiting: list[tuple[int, bool, Any]] = []
+        self.items: list[tuple[int, object]] = []
+        self.waiting: list[tuple[int, str, Any]] = []
+        self.before: WriterState | None = None
         self.deadline = 0.0
         self.counted: list[str] = []
         #: why the archive cannot be written, once it could not
@@ -235,7 +248,7 @@ class _Writer:
 
     @property
     def in_batch(self) -> bool:
-        return self.archive is not None and self.archive.db.conn.in_transaction
+        return self.archive is not None and self.archive.in_batch
 
     def start(self, sequence: int, run_args: dict[str, Any], columns: list[str]) -> None:
         self.archive = Archive(self.db)
@@ -245,74 +258,96 @@ class _Writer:
                                  retry_max=self.config.failure_retry_max,
                                  on_count=self.counted.append,
                                  topics=topics_from_config(self.config.extra))
-        self.answers.send((sequence, True, run_id))
+        self.answers.send((sequence, DONE, run_id))
 
     def write(self, sequence: int, item: object) -> None:
         archive, writer = self.archive, self.writer
         assert archive is not None and writer is not None, "started first"
         if self.broken:
-            self.answers.send((sequence, False, self.broken))
+            self.answers.send((sequence, UNWRITABLE, self.broken))
             return
         if not self.in_batch:
-            archive.db.execute("BEGIN IMMEDIATE")
+            archive.begin_batch()
+            self.before = writer.state()
             self.deadline = time.monotonic() + BATCH_SECONDS
-        self.counted.clear()
-        with archive.transaction():  # a savepoint: the item and its counts, together
-            writer.write(item)
-            for key in self.counted:
-                archive.count_in_run(writer.run_id, key)
-            stored = (archive.article(item.article_id) if isinstance(item, ArticleItem)
-                      else None)
-        record = export_record(stored) if stored is not None else None
-        self.waiting.append((sequence, True, Stored(tuple(self.counted), record)))
+        try:
+            self.waiting.append((sequence, DONE, self._store(item)))
+        except sqlite3.Error:
+            raise  # the archive's fault (serve: unwritable)
+        except Exception as error:  # noqa: BLE001 (a bug on one item: the others stay)
+            logger.exception("cannot store %s", type(item).__name__)
+            self._without(sequence, item, f"{type(error).__name__}: {error}")
+            return
+        self.items.append((sequence, item))
         if len(self.waiting) >= BATCH_ITEMS:
             self.commit()
+
+    def _store(self, item: object) -> Stored:
+        archive, writer = self.archive, self.writer
+        assert archive is not None and writer is not None
+        self.counted.clear()
+        writer.write(item)
+        for key in self.counted:
+            archive.count_in_run(writer.run_id, key)
+        stored = archive.article(item.article_id) if isinstance(item, ArticleItem) else None
+        return Stored(tuple(self.counted), export_record(stored) if stored else None)
+
+    def _without(self, sequence: int, item: object, reason: str) -> None:
+        """An item failed halfway, inside the batch: roll the batch back and write its
+        other items again, then say that this one was not stored."""
+        archive, writer = self.archive, self.writer
+        assert archive is not None and writer is not None and self.before is not None
+        archive.rollback_batch()
+        writer.restore(self.before)
+        archive.begin_batch()
+        self.waiting = [(done, DONE, self._store(again)) for done, again in self.items]
+        self.waiting.append((sequence, NOT_STORED, f"not stored: {reason}"))
 
     def commit(self) -> None:
         """Commit the batch, then tell the crawl which items it held."""
         if self.in_batch:
             assert self.archive is not None
-            self.archive.db.execute("COMMIT")
+            self.archive.commit_batch()
         for answer in self.waiting:
             self.answers.send(answer)
-        self.waiting = []
+        self.waiting, self.items = [], []
 
     def rollback(self) -> None:
         if self.in_batch:
             assert self.archive is not None
-            # SQLite may have rolled back by itself (a full disk)
-            with contextlib.suppress(sqlite3.Error):
-                self.archive.db.execute("ROLLBACK")
-        self.waiting = []
+            self.archive.rollback_batch()
+        self.waiting, self.items = [], []
 
     def unwritable(self, error: sqlite3.Error) -> None:
         """The archive failed under us (a full disk, a file made read-only): what the
         batch held is lost to this crawl, and fetched again by the next one."""
         self.rollback()
         self.broken = storage_problem(error, Path(self.db))
-        self.answers.send((None, False, self.broken))
+        self.answers.send((None, UNWRITABLE, self.broken))
 
     def finish(self, sequence: int, end: RunEnd) -> None:
         archive, writer = self.archive, self.writer
         assert archive is not None and writer is not None, "started first"
+        try:
+            self.commit()
+        except sqlite3.Error as error:
+            self.unwritable(error)
         status, message = "failed", end.failed or self.broken
         if not message:
             status, message = writer.verdict(end.reason)
         counts: RunCounts = writer.counts
         counts.requests = end.requests
         try:
-            self.commit()
             archive.finish_run(writer.run_id or 0, counts, status, message,
                                end.complete_columns if status in ("finished", "warning")
                                else [])
         except sqlite3.Error as error:
             # With the disk full even this may fail: the next crawl marks the run
             # interrupted. What was committed before is whole either way.
-            self.rollback()
             if not self.broken:
                 self.broken = storage_problem(error, Path(self.db))
             status, message = "failed", self.broken
-        self.answers.send((sequence, True, (status, message)))
+        self.answers.send((sequence, DONE, (status, message)))
 
     def close(self) -> None:
         if self.archive is not None:
@@ -323,7 +358,7 @@ def serve(items: Connection, answers: Connection, db: str, config_path: str | No
     """The writer process: write what arrives until told to finish or to close, or
     until the crawl's end of the pipe closes (the crawl died: the open batch is rolled
     back, and fetched again by the next crawl)."""
-    name_this_process("pdarchive-write")
+    become_helper("pdarchive-write")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     state = _Writer(answers, db, config_path)
@@ -350,7 +385,7 @@ def serve(items: Connection, answers: Connection, db: str, config_path: str | No
                     return
             except (sqlite3.Error, ArchiveError) as error:
                 if kind == "start":
-                    answers.send((sequence, False, str(error) if isinstance(
+                    answers.send((sequence, UNWRITABLE, str(error) if isinstance(
                         error, ArchiveError) else storage_problem(error, Path(db))))
                     return
                 assert isinstance(error, sqlite3.Error)
