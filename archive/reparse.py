@@ -18,14 +18,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import groupby
 from typing import Any
 
 from crawler.parse import ParseRefused
 from crawler.parser_pool import Page, ParserCrashed, parse_in_order
 
+from .group_commit import GroupCommit
 from .record import IncompleteArticle, combine_editions, merge_pages
-from .store import Archive, concerns_the_row
+from .store import Archive
 from .topics import Topic, score_all
 
 
@@ -74,6 +76,16 @@ def reparse(archive: Archive, topics: Sequence[Topic] = (), *, workers: int = 0,
     sqlite3 errors (a full disk, …) propagate: nothing else stops it."""
     result = ReparseResult()
     total = archive.article_page_count()
+
+    def stored(about: str, changed: bool | None) -> None:
+        if changed:  # (None: a damaged page forgotten)
+            result.changed += 1
+
+    def not_stored(about: str, error: Exception) -> None:
+        result.unreadable.append(f"{about}: cannot be stored ({type(error).__name__}: {error})")
+
+    # committed in groups: the articles whose text changed are re-indexed once per group
+    group: GroupCommit[str] = GroupCommit(archive, on_commit=stored, on_failure=not_stored)
     last = None
     for (article_id, version, pages, damaged), parsed in parse_in_order(
             _versions(archive), workers):
@@ -85,42 +97,50 @@ def reparse(archive: Archive, topics: Sequence[Topic] = (), *, workers: int = 0,
         if damaged:
             for url, sha256, damage in damaged:
                 result.unreadable.append(f"{url}: {damage}")
-                archive.forget_page_copy(url, sha256)
-                archive.record_failure(url, stage="store", reason=f"{damage}; the article "
-                                       "kept its text", http_status=None, run_id=None,
-                                       article_id=article_id, retry_after=0)
+                group.write(f"{url}", partial(_forget_damaged, archive, article_id, url,
+                                              sha256, damage))
         else:
-            _reparse_article(archive, topics, result, article_id, version, pages, parsed)
+            article = _reparsed(result, article_id, pages, parsed)
+            if article is not None:
+                group.write(f"article {article_id} ({pages[0][1]})", partial(
+                    _store, archive, topics, article_id, version, article))
+    group.commit()
     if last is not None and on_progress is not None:
         on_progress(result.articles, total)
     return result
 
 
-def _reparse_article(archive: Archive, topics: Sequence[Topic], result: ReparseResult,
-                     article_id: str, version: int, pages: list[tuple[str, str]],
-                     parsed: list[Any]) -> None:
+def _store(archive: Archive, topics: Sequence[Topic], article_id: str, version: int,
+           article: dict[str, Any]) -> bool:
+    """Score the article and store its new text: whether it changed."""
+    return archive.reextract(article_id, version, article, score_all(topics, article))
+
+
+def _forget_damaged(archive: Archive, article_id: str, url: str, sha256: str | None,
+                    damage: str) -> None:
+    """A stored page that cannot be read: fetched again by the next crawl."""
+    archive.forget_page_copy(url, sha256)
+    archive.record_failure(url, stage="store", reason=f"{damage}; the article kept its text",
+                           http_status=None, run_id=None, article_id=article_id,
+                           retry_after=0)
+
+
+def _reparsed(result: ReparseResult, article_id: str, pages: list[tuple[str, str]],
+              parsed: list[Any]) -> dict[str, Any] | None:
+    """The article its pages now make, or None (the reason noted in ``result``)."""
     editions: dict[str, list[dict[str, Any]]] = {}
     for (edition, url), page in zip(pages, parsed, strict=True):
         if isinstance(page, ParserCrashed):
             result.unreadable.append(f"{url}: the parser crashed ({page})")
-            return
+            return None
         if isinstance(page, ParseRefused):
             result.failed += 1
             result.errors.append(f"{article_id}: {page}")
-            return
+            return None
         editions.setdefault(edition, []).append(page.record)
     try:
-        article = combine_editions({name: merge_pages(pages)
-                                    for name, pages in editions.items()})
-        changed = archive.reextract(article_id, version, article, score_all(topics, article))
+        return combine_editions({name: merge_pages(pages) for name, pages in editions.items()})
     except IncompleteArticle as error:
         result.failed += 1
         result.errors.append(f"{article_id}: {error}")
-    except Exception as error:
-        if not concerns_the_row(error):
-            raise  # the archive itself (a full disk, a damaged file): stop
-        result.unreadable.append(f"article {article_id} ({pages[0][1]}): cannot be stored "
-                                 f"({type(error).__name__}: {error})")
-    else:
-        if changed:
-            result.changed += 1
+        return None

@@ -1,4 +1,4 @@
-"""The one writer of a crawl in one process: items go to the archive through ItemWriter.
+"""A crawl in one process: its items to the archive's writer, and the run's end.
 
 What it hands on, to Scrapy's feed exports (``scrapy crawl jiangsu -O out.jsonl``) and
 ``item_scraped``, is each stored article in its exported form (archive/export.py: the
@@ -6,11 +6,13 @@ JSON record ``pdarchive export`` writes), not the item: that carries the raw pag
 bytes, which no feed format can hold. Failures and list pages are the archive's
 business only and are dropped here, quietly (DEBUG), once stored.
 
-The pipeline opens the archive itself, from its settings (``PDARCHIVE_DB``, and
-``PDARCHIVE_CONFIG`` for the topics and the failures' backoff), and closes it when the
-run is recorded. From the spider it reads only the crawl's job (what the run records
-it took) and which column walks completed (``CrawlingSpider``); what the site did
-(pages read, refused, unreachable) it reads from the crawl's stats.
+The archive is written by a process of its own (crawler/writer_process.py), which
+the pipeline starts with the archive's path and configuration from its settings
+(``PDARCHIVE_DB``, ``PDARCHIVE_CONFIG`` for the topics and the failures' backoff) and
+ends when the run is recorded; an item is done when the writer has committed it.
+From the spider it reads only the crawl's job (what the run records it took) and
+which column walks completed (``CrawlingSpider``); what the site did (pages read,
+refused, unreachable) it reads from the crawl's stats.
 """
 
 from __future__ import annotations

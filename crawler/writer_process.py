@@ -34,17 +34,19 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from archive.export import export_record
+from archive.group_commit import GroupCommit
 from archive.store import Archive, ArchiveError, RunCounts, storage_problem
 from archive.topics import topics_from_config
 from crawler.config import load_config
 from crawler.helper_process import become_helper
-from crawler.items import ArticleItem
-from crawler.writer import ItemWriter, WriterState
+from crawler.items import ArticleItem, FailureItem, ListPageItem, PictureItem
+from crawler.writer import ItemWriter
 
 #: items written in one transaction at most
 BATCH_ITEMS = 64
@@ -228,9 +230,8 @@ class WriterProcess:
 # -- the writer process ---------------------------------------------------------------
 
 class _Writer:
-    """The writer process's state: the archive, the run's ItemWriter, and the open
-    batch: its items (kept to write them again should one of them fail), the
-    answers waiting for its commit, and the counts from before it."""
+    """The writer process's state: the archive, the run's ItemWriter and the open
+    batch (GroupCommit), whose answers wait for its commit."""
 
     def __init__(self, answers: Connection, db: str, config_path: str | None) -> None:
         self.answers = answers
@@ -238,9 +239,7 @@ class _Writer:
         self.config = load_config(config_path)
         self.archive: Archive | None = None
         self.writer: ItemWriter | None = None
-        self.items: list[tuple[int, object]] = []
-        self.waiting: list[tuple[int, str, Any]] = []
-        self.before: WriterState | None = None
+        self.group: GroupCommit[tuple[int, object]] | None = None
         self.deadline = 0.0
         self.counted: list[str] = []
         #: why the archive cannot be written, once it could not
@@ -253,34 +252,24 @@ class _Writer:
     def start(self, sequence: int, run_args: dict[str, Any], columns: list[str]) -> None:
         self.archive = Archive(self.db)
         run_id = self.archive.start_run(run_args, columns)
-        self.writer = ItemWriter(self.archive, run_id,
-                                 retry_after=self.config.failure_retry_after,
-                                 retry_max=self.config.failure_retry_max,
-                                 on_count=self.counted.append,
-                                 topics=topics_from_config(self.config.extra))
+        writer = self.writer = ItemWriter(self.archive, run_id,
+                                          retry_after=self.config.failure_retry_after,
+                                          retry_max=self.config.failure_retry_max,
+                                          on_count=self.counted.append,
+                                          topics=topics_from_config(self.config.extra))
+        self.group = GroupCommit(self.archive, size=BATCH_ITEMS, on_commit=self._stored,
+                                 on_failure=self._not_stored, snapshot=writer.state,
+                                 restore=writer.restore)
         self.answers.send((sequence, DONE, run_id))
 
     def write(self, sequence: int, item: object) -> None:
-        archive, writer = self.archive, self.writer
-        assert archive is not None and writer is not None, "started first"
+        assert self.group is not None, "started first"
         if self.broken:
             self.answers.send((sequence, UNWRITABLE, self.broken))
             return
         if not self.in_batch:
-            archive.begin_batch()
-            self.before = writer.state()
             self.deadline = time.monotonic() + BATCH_SECONDS
-        try:
-            self.waiting.append((sequence, DONE, self._store(item)))
-        except sqlite3.Error:
-            raise  # the archive's fault (serve: unwritable)
-        except Exception as error:  # noqa: BLE001 (a bug on one item: the others stay)
-            logger.exception("cannot store %s", type(item).__name__)
-            self._without(sequence, item, f"{type(error).__name__}: {error}")
-            return
-        self.items.append((sequence, item))
-        if len(self.waiting) >= BATCH_ITEMS:
-            self.commit()
+        self.group.write((sequence, item), partial(self._store, item))
 
     def _store(self, item: object) -> Stored:
         archive, writer = self.archive, self.writer
@@ -292,31 +281,32 @@ class _Writer:
         stored = archive.article(item.article_id) if isinstance(item, ArticleItem) else None
         return Stored(tuple(self.counted), export_record(stored) if stored else None)
 
-    def _without(self, sequence: int, item: object, reason: str) -> None:
-        """An item failed halfway, inside the batch: roll the batch back and write its
-        other items again, then say that this one was not stored."""
-        archive, writer = self.archive, self.writer
-        assert archive is not None and writer is not None and self.before is not None
-        archive.rollback_batch()
-        writer.restore(self.before)
-        archive.begin_batch()
-        self.waiting = [(done, DONE, self._store(again)) for done, again in self.items]
-        self.waiting.append((sequence, NOT_STORED, f"not stored: {reason}"))
+    def _stored(self, key: tuple[int, object], stored: Stored) -> None:
+        self.answers.send((key[0], DONE, stored))
+
+    def _not_stored(self, key: tuple[int, object], error: Exception) -> None:
+        """An item that cannot be stored for a reason of its own (a bug, a value the
+        archive refuses): the crawl goes on, and its page is recorded as failed, so
+        the next crawl fetches it again."""
+        sequence, item = key
+        reason = f"cannot be stored: {type(error).__name__}: {error}"
+        logger.error("%s %s", type(item).__name__, reason)
+        self.answers.send((sequence, NOT_STORED, f"not stored: {reason}"))
+        about = _fetched_url(item)
+        if about is not None and self.group is not None and self.writer is not None:
+            failure = FailureItem(about, "store", reason, None,
+                                  getattr(item, "article_id", None),
+                                  getattr(item, "column_id", None))
+            self.group.write((0, failure), partial(self.writer.write, failure))
 
     def commit(self) -> None:
         """Commit the batch, then tell the crawl which items it held."""
-        if self.in_batch:
-            assert self.archive is not None
-            self.archive.commit_batch()
-        for answer in self.waiting:
-            self.answers.send(answer)
-        self.waiting, self.items = [], []
+        if self.group is not None:
+            self.group.commit()
 
     def rollback(self) -> None:
-        if self.in_batch:
-            assert self.archive is not None
-            self.archive.rollback_batch()
-        self.waiting, self.items = [], []
+        if self.group is not None and self.in_batch:
+            self.group.rollback()
 
     def unwritable(self, error: sqlite3.Error) -> None:
         """The archive failed under us (a full disk, a file made read-only): what the
@@ -352,6 +342,16 @@ class _Writer:
     def close(self) -> None:
         if self.archive is not None:
             self.archive.close()
+
+
+def _fetched_url(item: object) -> str | None:
+    """The URL an item is about (an article's first page), None for a failure."""
+    if isinstance(item, ArticleItem):
+        pages = next(iter(item.editions.values()), [])
+        return pages[0].fetched.url if pages else None
+    if isinstance(item, ListPageItem | PictureItem):
+        return item.fetched.url
+    return None
 
 
 def serve(items: Connection, answers: Connection, db: str, config_path: str | None) -> None:
