@@ -53,6 +53,7 @@ from typing import IO, Any
 
 from . import fulltext
 from .filters import Filters
+from .group_commit import BATCH_SIZE
 from .record import IncompleteArticle, combine_editions, merge_pages
 from .search import compile_query
 from .store import Archive, FetchedPage, RunCounts, _header
@@ -535,15 +536,28 @@ def import_warc(archive: Archive, path: Path, topics: Sequence[Topic] = (), *,
         total = int(stage.execute("SELECT count(DISTINCT article_id) FROM staged "
                                   "WHERE kind = 'article'").fetchone()[0])
         articles = groupby(rows("article"), key=lambda row: row["article_id"])
-        for done, (article_id, article_rows) in enumerate(articles, 1):
-            captures = list(article_rows)
-            listed = [(json.loads(row[0]), row[1]) for row in stage.execute(
-                "SELECT captures, stored_at FROM versions WHERE article_id = ? "
-                "ORDER BY version", [article_id])]
-            _import_article(archive, article_id, _by_version(captures, listed) or captures,
-                            topics, run_id, result, parse_document, ParseRefused)
-            if on_progress is not None:
-                on_progress(done, total)
+        # Committed in groups (the full-text index written once a group, not once an
+        # article: Archive.begin_batch); a failure loses the open group only, which
+        # importing the same WARC again brings in.
+        archive.begin_batch()
+        try:
+            for done, (article_id, article_rows) in enumerate(articles, 1):
+                captures = list(article_rows)
+                listed = [(json.loads(row[0]), row[1]) for row in stage.execute(
+                    "SELECT captures, stored_at FROM versions WHERE article_id = ? "
+                    "ORDER BY version", [article_id])]
+                _import_article(archive, article_id,
+                                _by_version(captures, listed) or captures,
+                                topics, run_id, result, parse_document, ParseRefused)
+                if done % BATCH_SIZE == 0:
+                    archive.commit_batch()
+                    archive.begin_batch()
+                if on_progress is not None:
+                    on_progress(done, total)
+            archive.commit_batch()
+        except BaseException:
+            archive.rollback_batch()
+            raise
         status = "finished"
     finally:
         stage.close()
