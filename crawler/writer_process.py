@@ -149,8 +149,10 @@ class WriterProcess:
             try:
                 sequence, outcome, value = self._answers.recv()
             except (EOFError, OSError):
-                self._fail_all(self.unavailable or "the archive's writer process ended "
-                               f"unexpectedly (exit code {self._exitcode()})")
+                # (its exit code is not read here: only the thread that started it
+                # may reap it)
+                self._fail_all(self.unavailable
+                               or "the archive's writer process ended unexpectedly")
                 return
             if outcome == UNWRITABLE and sequence is None:  # for every item from now on
                 self._fail_all(value)
@@ -164,10 +166,6 @@ class WriterProcess:
             else:
                 future.set_exception(ItemNotStored(value) if outcome == NOT_STORED
                                      else WriterUnavailable(value))
-
-    def _exitcode(self) -> int | None:
-        self._process.join(1)
-        return self._process.exitcode
 
     def _fail_all(self, reason: str) -> None:
         with self._lock:

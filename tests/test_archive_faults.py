@@ -85,7 +85,7 @@ def test_the_lock_is_the_archives_own_through_a_symlink_or_a_symlinked_directory
     aliases = [tmp_path / "link.db", tmp_path / "linked" / "archive.db"]
     assert {lock_path(alias) for alias in aliases} == {lock_path(db)}
 
-    with ReplayServer(SITE, latency=1.0) as server:  # a first crawl that takes a while
+    with ReplayServer(SITE, latency=2.0) as server:  # a first crawl that takes a while
         first = subprocess.Popen(
             [sys.executable, "-m", "archive.cli", "crawl", *crawl_args(db)],
             env=server.client_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
