@@ -128,44 +128,46 @@ class WriterProcess:
     # -- the two pipes --------------------------------------------------------------
 
     def _send_loop(self) -> None:
-        """Send what is queued, in order. A thread of its own: a send blocks while the
-        writer is busy with a transaction, which must never stall the reactor."""
+        """Send what is queued, in order, all that waits in one message. A thread of
+        its own: a send blocks while the writer is busy with a transaction, which must
+        never stall the reactor."""
         while True:
             with self._outbox_ready:
                 while not self._outbox:
                     self._outbox_ready.wait()
                 batch, self._outbox = self._outbox, []
-            for message in batch:
-                if message is None:
-                    self._items.close()
-                    return
-                try:
-                    self._items.send(message)
-                except OSError:  # the writer is gone; the receiving side says why
-                    return
+            last = batch[-1] is None
+            try:
+                self._items.send([message for message in batch if message is not None])
+            except OSError:  # the writer is gone; the receiving side says why
+                return
+            if last:
+                self._items.close()
+                return
 
     def _receive_loop(self) -> None:
         while True:
             try:
-                sequence, outcome, value = self._answers.recv()
+                answers = self._answers.recv()
             except (EOFError, OSError):
                 # (its exit code is not read here: only the thread that started it
                 # may reap it)
                 self._fail_all(self.unavailable
                                or "the archive's writer process ended unexpectedly")
                 return
-            if outcome == UNWRITABLE and sequence is None:  # for every item from now on
-                self._fail_all(value)
-                continue
-            with self._lock:
-                future = self._pending.pop(sequence, None)
-            if future is None:
-                continue
-            if outcome == DONE:
-                future.set_result(value)
-            else:
-                future.set_exception(ItemNotStored(value) if outcome == NOT_STORED
-                                     else WriterUnavailable(value))
+            for sequence, outcome, value in answers:
+                if outcome == UNWRITABLE and sequence is None:  # every item from now on
+                    self._fail_all(value)
+                    continue
+                with self._lock:
+                    future = self._pending.pop(sequence, None)
+                if future is None:
+                    continue
+                if outcome == DONE:
+                    future.set_result(value)
+                else:
+                    future.set_exception(ItemNotStored(value) if outcome == NOT_STORED
+                                         else WriterUnavailable(value))
 
     def _fail_all(self, reason: str) -> None:
         with self._lock:
@@ -240,12 +242,24 @@ class _Writer:
         self.group: GroupCommit[tuple[int, object]] | None = None
         self.deadline = 0.0
         self.counted: list[str] = []
+        #: answers not sent yet
+        self.outgoing: list[tuple[int | None, str, Any]] = []
         #: why the archive cannot be written, once it could not
         self.broken = ""
 
     @property
     def in_batch(self) -> bool:
         return self.archive is not None and self.archive.in_batch
+
+    def answer(self, answer: tuple[int | None, str, Any]) -> None:
+        self.outgoing.append(answer)
+
+    def send_answers(self) -> None:
+        """The answers so far, in one message (a batch's all at once: one wake-up of
+        the crawl's reader rather than one an item)."""
+        if self.outgoing:
+            self.answers.send(self.outgoing)
+            self.outgoing = []
 
     def start(self, sequence: int, run_args: dict[str, Any], columns: list[str]) -> None:
         self.archive = Archive(self.db)
@@ -258,12 +272,12 @@ class _Writer:
         self.group = GroupCommit(self.archive, size=BATCH_ITEMS, on_commit=self._stored,
                                  on_failure=self._not_stored, snapshot=writer.state,
                                  restore=writer.restore)
-        self.answers.send((sequence, DONE, run_id))
+        self.answer((sequence, DONE, run_id))
 
     def write(self, sequence: int, item: object) -> None:
         assert self.group is not None, "started first"
         if self.broken:
-            self.answers.send((sequence, UNWRITABLE, self.broken))
+            self.answer((sequence, UNWRITABLE, self.broken))
             return
         if not self.in_batch:
             self.deadline = time.monotonic() + BATCH_SECONDS
@@ -280,7 +294,7 @@ class _Writer:
         return Stored(tuple(self.counted), export_record(stored) if stored else None)
 
     def _stored(self, key: tuple[int, object], stored: Stored) -> None:
-        self.answers.send((key[0], DONE, stored))
+        self.answer((key[0], DONE, stored))
 
     def _not_stored(self, key: tuple[int, object], error: Exception) -> None:
         """An item that cannot be stored for a reason of its own (a bug, a value the
@@ -289,7 +303,7 @@ class _Writer:
         sequence, item = key
         reason = f"cannot be stored: {type(error).__name__}: {error}"
         logger.error("%s %s", type(item).__name__, reason)
-        self.answers.send((sequence, NOT_STORED, f"not stored: {reason}"))
+        self.answer((sequence, NOT_STORED, f"not stored: {reason}"))
         about = _fetched_url(item)
         if about is not None and self.group is not None and self.writer is not None:
             failure = FailureItem(about, "store", reason, None,
@@ -311,7 +325,7 @@ class _Writer:
         batch held is lost to this crawl, and fetched again by the next one."""
         self.rollback()
         self.broken = storage_problem(error, Path(self.db))
-        self.answers.send((None, UNWRITABLE, self.broken))
+        self.answer((None, UNWRITABLE, self.broken))
 
     def finish(self, sequence: int, end: RunEnd) -> None:
         archive, writer = self.archive, self.writer
@@ -335,7 +349,7 @@ class _Writer:
             if not self.broken:
                 self.broken = storage_problem(error, Path(self.db))
             status, message = "failed", self.broken
-        self.answers.send((sequence, DONE, (status, message)))
+        self.answer((sequence, DONE, (status, message)))
 
     def close(self) -> None:
         if self.archive is not None:
@@ -369,25 +383,28 @@ def serve(items: Connection, answers: Connection, db: str, config_path: str | No
                     if wait <= 0 or not items.poll(wait):
                         kind = "commit"
                         state.commit()
+                        state.send_answers()
                         continue
-                kind, sequence, payload = items.recv()
-                if kind == "start":
-                    state.start(sequence, *payload)
-                elif kind == "item":
-                    state.write(sequence, payload)
-                elif kind == "finish":
-                    state.finish(sequence, payload)
-                    return
-                elif kind == "close":  # a forced stop: every item received is whole
-                    state.commit()
-                    return
+                for kind, sequence, payload in items.recv():
+                    if kind == "start":
+                        state.start(sequence, *payload)
+                    elif kind == "item":
+                        state.write(sequence, payload)
+                    elif kind == "finish":
+                        state.finish(sequence, payload)
+                        state.send_answers()
+                        return
+                    elif kind == "close":  # a forced stop: every item received is whole
+                        state.commit()
+                        return
             except (sqlite3.Error, ArchiveError) as error:
                 if kind == "start":
-                    answers.send((sequence, UNWRITABLE, str(error) if isinstance(
-                        error, ArchiveError) else storage_problem(error, Path(db))))
+                    answers.send([(sequence, UNWRITABLE, str(error) if isinstance(
+                        error, ArchiveError) else storage_problem(error, Path(db)))])
                     return
                 assert isinstance(error, sqlite3.Error)
                 state.unwritable(error)
+            state.send_answers()
     except EOFError:
         state.rollback()
     finally:
