@@ -1,29 +1,17 @@
-"""Shared fixtures: the reference mirror served on loopback, and a way to run the CLI."""
+"""Fixtures shared by the test modules: the reference mirror served on loopback, fresh
+and crawled archives. Helpers that are not fixtures are in tests/support/."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from archive.store import Archive
-from tests.replay import ReplayServer
-
-FIXTURES = Path(__file__).parent / "fixtures"
-REFERENCE = FIXTURES / "reference"
-SITE = REFERENCE / "site"
-CRAWL_CONFIG = FIXTURES / "crawl_test.toml"
-EXPECTED_CRAWL = REFERENCE / "expected" / "crawl_360300_gb.json"
-
-
-def load_manifest() -> dict[str, Any]:
-    return json.loads((SITE / "MANIFEST.json").read_text("utf-8"))
+from tests.support.cli import crawl
+from tests.support.reference import SITE
+from tests.support.replay import ReplayServer
 
 
 @pytest.fixture
@@ -51,29 +39,12 @@ def archive_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return db
 
 
-def pdarchive(*args: str | Path, proxy: ReplayServer | None = None, timeout: float = 120,
-              check: bool = False, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    """Run the ``pdarchive`` command as a user would, through the replay proxy if given."""
-    env = dict(os.environ)
-    env.pop("http_proxy", None)
-    env.pop("https_proxy", None)
-    if proxy is not None:
-        env["http_proxy"] = env["https_proxy"] = proxy.proxy_url
-    env["no_proxy"] = ""
-    result = subprocess.run(
-        [sys.executable, "-m", "archive.cli", *map(str, args)], env=env, capture_output=True,
-        text=True, timeout=timeout, cwd=kwargs.pop("cwd", None), **kwargs)
-    if check and result.returncode != 0:
-        raise AssertionError(f"pdarchive {args} exited {result.returncode}:\n{result.stderr}")
-    return result
-
-
-def crawl(db: Path, proxy: ReplayServer, *extra: str, **kwargs: Any
-          ) -> subprocess.CompletedProcess[str]:
-    return pdarchive("crawl", "--db", db, "--column", "360300", "--config", CRAWL_CONFIG,
-                     *extra, proxy=proxy, **kwargs)
-
-
-def export_jsonl(db: Path, *extra: str) -> list[dict[str, Any]]:
-    result = pdarchive("export", "--db", db, "--format", "jsonl", *extra, check=True)
-    return [json.loads(line) for line in result.stdout.splitlines()]
+@pytest.fixture(scope="session")
+def reference_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference column crawled once (GB edition), closed (no -wal beside it): for
+    tests to copy and then spoil, never to change."""
+    db = tmp_path_factory.mktemp("reference-gb") / "archive.db"
+    with ReplayServer(SITE) as server:
+        result = crawl(db, server)
+    assert result.returncode == 0, result.stderr
+    return db

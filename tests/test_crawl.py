@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CRAWL_CONFIG, EXPECTED_CRAWL, crawl, export_jsonl, pdarchive
-from tests.replay import ReplayServer
+from tests.support.cli import crawl, export_jsonl, pdarchive
+from tests.support.reference import CRAWL_CONFIG, EXPECTED_CRAWL
+from tests.support.replay import ReplayServer
 
 ROBOTS = "http://js.people.com.cn/robots.txt"
 ERROR_500 = "http://js.people.com.cn/n2/2021/0220/c360300-34600777.html"

@@ -22,9 +22,10 @@ from typing import Any
 import pytest
 
 from crawler.parse import ParseRefused, parse_document
-from tests import checks
-from tests.conftest import EXPECTED_CRAWL, FIXTURES, SITE, pdarchive
-from tests.replay import (
+from tests.support import checks
+from tests.support.cli import pdarchive
+from tests.support.reference import EXPECTED_CRAWL, FIXTURES, SITE
+from tests.support.replay import (
     Body,
     Delay,
     Fault,

@@ -23,9 +23,10 @@ import pytest
 from archive.schedule import MAX_JITTER, ScheduleError, Timetable
 from archive.store import Archive
 from crawler.config import ConfigError, load_config, parse_duration
-from tests import checks
-from tests.conftest import EXPECTED_CRAWL, FIXTURES, SITE, pdarchive
-from tests.replay import ReplayServer, StatusSequence
+from tests.support import checks
+from tests.support.cli import pdarchive
+from tests.support.reference import EXPECTED_CRAWL, FIXTURES, SITE
+from tests.support.replay import ReplayServer, StatusSequence
 
 pytestmark = pytest.mark.timeout(90)
 

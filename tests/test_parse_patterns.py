@@ -380,8 +380,9 @@ def test_a_crawl_follows_links_to_old_urls_and_archives_galleries_whole(
         tmp_path: Path) -> None:
     """A list page linking to an article from before 2013 and to a picture-only
     article over two pages: the crawl archives both, the gallery with both pictures."""
-    from tests.conftest import SITE, crawl, export_jsonl
-    from tests.replay import ReplayServer
+    from tests.support.cli import crawl, export_jsonl
+    from tests.support.reference import SITE
+    from tests.support.replay import ReplayServer
 
     list_page = f"{JS}/GB/360300/index.html"
     items = "".join(

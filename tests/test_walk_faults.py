@@ -24,11 +24,12 @@ from typing import Any
 
 import pytest
 
-from bench.mirror import add_articles, build_mirror
-from tests import checks
-from tests.conftest import SITE, pdarchive
-from tests.old_schemas import as_schema_3
-from tests.replay import Body, Cut, Redirect, ReplayServer, StatusSequence
+from tests.support import checks
+from tests.support.cli import pdarchive
+from tests.support.mirror import add_articles, build_mirror
+from tests.support.old_schemas import as_schema_3
+from tests.support.reference import SITE
+from tests.support.replay import Body, Cut, Redirect, ReplayServer, StatusSequence
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -33,10 +33,11 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from archive.store import Archive
-from tests.conftest import SITE, crawl, export_jsonl, pdarchive
-from tests.old_schemas import as_schema_4
-from tests.oracle import EXPECTED, SEED
-from tests.replay import ReplayServer
+from tests.support.cli import crawl, export_jsonl, pdarchive
+from tests.support.old_schemas import as_schema_4
+from tests.support.oracle import EXPECTED, SEED
+from tests.support.reference import SITE
+from tests.support.replay import ReplayServer
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANGED = "http://js.people.com.cn/n2/2021/0908/c360300-34401096.html"
