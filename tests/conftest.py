@@ -3,14 +3,16 @@ and crawled archives. Helpers that are not fixtures are in tests/support/."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from archive.store import Archive
-from tests.support.cli import crawl
-from tests.support.reference import SITE
+from tests.support import checks
+from tests.support.cli import crawl, pdarchive
+from tests.support.reference import FAULT_CONFIG, SITE, UNSEEN
 from tests.support.replay import ReplayServer
 
 
@@ -48,3 +50,37 @@ def reference_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
         result = crawl(db, server)
     assert result.returncode == 0, result.stderr
     return db
+
+
+def _copy(archive: Path, tmp_path: Path) -> Path:
+    db = tmp_path / "archive.db"
+    shutil.copyfile(archive, db)  # closed by its crawl: the file alone is the archive
+    return db
+
+
+@pytest.fixture
+def reference_copy(reference_archive: Path, tmp_path: Path) -> Path:
+    """This test's own copy of ``reference_archive``: ``tmp_path / "archive.db"``."""
+    return _copy(reference_archive, tmp_path)
+
+
+@pytest.fixture(scope="session")
+def baseline_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference column crawled (GB edition, the fault tests' configuration) while
+    its article ``UNSEEN`` answered 404: 18 articles and that failure. A crawl of the
+    whole mirror after it fetches one new article. Closed: to copy, never to change."""
+    db = tmp_path_factory.mktemp("baseline") / "archive.db"
+    with ReplayServer(SITE) as server:
+        server.remove_page(UNSEEN)
+        result = pdarchive("crawl", "--db", db, "--column", "360300", "--config", FAULT_CONFIG,
+                           proxy=server, timeout=50)
+    assert result.returncode == 0, result.stderr
+    assert checks.article_count(db) == 18
+    assert checks.failures(db)[UNSEEN]["reason"] == "HTTP 404"
+    return db
+
+
+@pytest.fixture
+def baseline_copy(baseline_archive: Path, tmp_path: Path) -> Path:
+    """This test's own copy of ``baseline_archive``: ``tmp_path / "archive.db"``."""
+    return _copy(baseline_archive, tmp_path)

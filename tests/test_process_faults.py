@@ -28,12 +28,12 @@ from tests.support import checks
 from tests.support.cli import one_line_error, pdarchive
 from tests.support.mirror import build_mirror
 from tests.support.mounts import mounted, remount, tmpfs
-from tests.support.reference import FIXTURES, SITE
+from tests.support.reference import FAULT_CONFIG, SITE
 from tests.support.replay import ReplayServer
 
 pytestmark = pytest.mark.timeout(120)
 
-CONFIG = FIXTURES / "fault_test.toml"
+CONFIG = FAULT_CONFIG
 N_ARTICLES = 150
 
 

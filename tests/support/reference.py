@@ -12,6 +12,9 @@ REFERENCE = FIXTURES / "reference"
 SITE = REFERENCE / "site"
 #: what a crawl of column 360300 (GB edition) of the mirror must archive
 EXPECTED_CRAWL = REFERENCE / "expected" / "crawl_360300_gb.json"
+#: an article of the column that ``baseline_archive`` (tests/conftest.py) lacks: it
+#: answered 404 when that archive was crawled
+UNSEEN = "http://js.people.com.cn/n2/2022/0419/c360300-34401233.html"
 #: no politeness delay (the server is ours), quick retries
 CRAWL_CONFIG = FIXTURES / "crawl_test.toml"
 #: as CRAWL_CONFIG, with a short timeout and failed pages due again after 2 s
