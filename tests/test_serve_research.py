@@ -34,6 +34,8 @@ from tests.support.replay import ReplayServer
 from tests.support.serving import Server, served
 from tests.support.synthetic import ensure_archive
 
+#: one worker runs the module (tests/conftest.py: ONE_WORKER_MODULES): its archive and
+#: its browser session are built once
 pytestmark = needs_chromium
 
 SYNTHETIC = 620

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,6 +27,7 @@ from tests.support import checks
 from tests.support.cli import pdarchive
 from tests.support.mirror import add_articles, build_mirror
 from tests.support.old_schemas import as_schema_3
+from tests.support.ports import free_port
 from tests.support.reference import FAULT_CONFIG, SITE, UNSEEN
 from tests.support.replay import Body, Cut, Redirect, ReplayServer, StatusSequence
 
@@ -199,12 +199,6 @@ def test_max_list_pages_has_a_finite_default_and_reaching_it_is_said(
 
 # -- the site as a whole ----------------------------------------------------------------
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _assert_failed_in_one_line(result: Any, db: Path, cause: str) -> None:
     assert result.returncode == 6, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
@@ -218,7 +212,7 @@ def _assert_failed_in_one_line(result: Any, db: Path, cause: str) -> None:
 def test_connection_refused_everywhere_fails_the_run_in_one_line(
         tmp_path: Path, config: Path) -> None:
     db = tmp_path / "archive.db"
-    proxy = f"http://127.0.0.1:{_closed_port()}"
+    proxy = f"http://127.0.0.1:{free_port()}"
     env = dict(os.environ, http_proxy=proxy, https_proxy=proxy, no_proxy="")
     result = subprocess.run(
         [sys.executable, "-m", "archive.cli", "crawl", "--db", str(db), "--column", "360300",
