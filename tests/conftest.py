@@ -3,9 +3,10 @@ and crawled archives. Helpers that are not fixtures are in tests/support/."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +15,8 @@ from xdist.scheduler import LoadScopeScheduling
 
 from archive.store import Archive
 from tests.support import checks
-from tests.support.cli import crawl, pdarchive
-from tests.support.reference import FAULT_CONFIG, SITE, UNSEEN
+from tests.support.cli import pdarchive
+from tests.support.reference import CRAWL_CONFIG, FAULT_CONFIG, SITE, UNSEEN
 from tests.support.replay import ReplayServer
 
 
@@ -29,10 +30,11 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
     return usable + 1
 
 
-#: test modules whose tests share costly module-scoped fixtures (an archive built for
+#: test modules whose tests share costly module-scoped fixtures (archives crawled for
 #: them, a browser session): each runs on one worker, rather than building them again
 #: on every worker its tests reach
-ONE_WORKER_MODULES = frozenset({"tests/test_serve_research.py"})
+ONE_WORKER_MODULES = frozenset({"tests/test_serve_research.py", "tests/test_warc.py",
+                                "tests/test_scope.py", "tests/test_feeds.py"})
 
 
 class _Scheduling(LoadScopeScheduling):
@@ -64,26 +66,55 @@ def fresh_db(tmp_path: Path) -> Iterator[Archive]:
     archive.close()
 
 
+def _once(tmp_path_factory: pytest.TempPathFactory, name: str,
+          build: Callable[[Path], None]) -> Path:
+    """The archive ``build(path)`` makes, made once for the whole run: in parallel, by
+    the first worker to need it, while any other that needs it waits (a lock file in
+    the run's temporary directory, above each worker's own), then reads the same file.
+    Built under another name and renamed, so that a build that failed is not used."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        db = tmp_path_factory.mktemp(name) / "archive.db"
+        build(db)
+        return db
+    shared = tmp_path_factory.getbasetemp().parent
+    db = shared / name / "archive.db"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not db.exists():
+            building = shared / f"{name}.building" / "archive.db"
+            shutil.rmtree(building.parent, ignore_errors=True)
+            building.parent.mkdir()
+            build(building)
+            building.parent.rename(db.parent)
+    return db
+
+
+def _column_crawl(*args: str | Path, without: str | None = None) -> Callable[[Path], None]:
+    """A build for ``_once``: ``pdarchive crawl --column 360300 ARGS`` of the mirror
+    (less the page ``without``), which must exit 0."""
+    def build(db: Path) -> None:
+        with ReplayServer(SITE) as server:
+            if without:
+                server.remove_page(without)
+            result = pdarchive("crawl", "--db", db, "--column", "360300", *args,
+                               proxy=server, timeout=100)
+        assert result.returncode == 0, result.stderr
+    return build
+
+
 @pytest.fixture(scope="session")
 def archive_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The reference column crawled in both editions, once per test session: the
-    search, export and serve tests only read it."""
-    db = tmp_path_factory.mktemp("reference") / "archive.db"
-    with ReplayServer(SITE) as server:
-        result = crawl(db, server, "--edition", "gb", "--edition", "big5")
-    assert result.returncode == 0, result.stderr
-    return db
+    """The reference column crawled in both editions, once per run: the search,
+    export and serve tests only read it."""
+    return _once(tmp_path_factory, "reference", _column_crawl(
+        "--config", CRAWL_CONFIG, "--edition", "gb", "--edition", "big5"))
 
 
 @pytest.fixture(scope="session")
 def reference_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The reference column crawled once (GB edition), closed (no -wal beside it): for
     tests to copy and then spoil, never to change."""
-    db = tmp_path_factory.mktemp("reference-gb") / "archive.db"
-    with ReplayServer(SITE) as server:
-        result = crawl(db, server)
-    assert result.returncode == 0, result.stderr
-    return db
+    return _once(tmp_path_factory, "reference-gb", _column_crawl("--config", CRAWL_CONFIG))
 
 
 def _copy(archive: Path, tmp_path: Path) -> Path:
@@ -103,12 +134,8 @@ def baseline_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The reference column crawled (GB edition, the fault tests' configuration) while
     its article ``UNSEEN`` answered 404: 18 articles and that failure. A crawl of the
     whole mirror after it fetches one new article. Closed: to copy, never to change."""
-    db = tmp_path_factory.mktemp("baseline") / "archive.db"
-    with ReplayServer(SITE) as server:
-        server.remove_page(UNSEEN)
-        result = pdarchive("crawl", "--db", db, "--column", "360300", "--config", FAULT_CONFIG,
-                           proxy=server, timeout=50)
-    assert result.returncode == 0, result.stderr
+    db = _once(tmp_path_factory, "baseline",
+               _column_crawl("--config", FAULT_CONFIG, without=UNSEEN))
     assert checks.article_count(db) == 18
     assert checks.failures(db)[UNSEEN]["reason"] == "HTTP 404"
     return db
