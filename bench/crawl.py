@@ -1,7 +1,7 @@
 """Crawl throughput: pdarchive's whole pipeline against bare Scrapy fetching.
 
-One run builds a synthetic mirror (bench/mirror.py, default 5,000 articles), serves
-it on loopback (tests/replay.py) with no latency, and crawls it three ways, each a
+One run builds a synthetic mirror (tests/support/mirror.py, default 5,000 articles), serves
+it on loopback (tests/support/replay.py) with no latency, and crawls it three ways, each a
 fresh process with the same Scrapy download settings (no delay, same concurrency):
 
 1. bare: a minimal Scrapy spider fetching exactly the URLs our crawl fetched
@@ -18,7 +18,9 @@ It also accounts for the CPU each crawl used (its process and the parse workers 
 started) and the replay server's share: divided by the machine's cores, that is
 the least time the crawl could take however well its work were spread, so the
 overhead the pipeline's CPU alone implies on this machine.
-``--write`` puts the table into BENCHMARKS.md.
+``--write`` puts the table into BENCHMARKS.md. From the repository root::
+
+    python -m bench.crawl [--articles N] [--concurrency N] [--rounds N] [--write]
 """
 
 from __future__ import annotations
@@ -39,12 +41,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.mirror import build_mirror  # noqa: E402
-from bench.report import write_section  # noqa: E402
-from tests.replay import ReplayServer  # noqa: E402
+from bench.report import write_section
+from tests.support.mirror import build_mirror
+from tests.support.replay import ReplayServer
 
 CONFIG = """
 [crawl]

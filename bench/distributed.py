@@ -1,15 +1,17 @@
 """Distributed crawl throughput: 1, 2 and 4 workers on one frontier, in one run.
 
-One run builds a synthetic mirror (bench/mirror.py, default 300 articles, every tenth
-on several pages), serves it on loopback (tests/replay.py) adding a fixed latency to
-every answer (50 and 100 ms by default: a distant server), starts a throwaway redis-server
-(tests/redis_server.py), and for each latency and worker count: starts the workers (``pdarchive
-crawl --redis``) and ``pdarchive ingest``, waits until all have signed in, seeds the
-column (what ``pdarchive seed`` does) and times seeding to the job's last article
-written. Politeness is off but each worker fetches one page at a time
-(``concurrent_per_host = 1``, which is per worker process): a worker's rate is bounded
-by the latency, and workers add up. Target: 4 workers at least 3× one worker.
-``--write`` puts the table into BENCHMARKS.md.
+One run builds a synthetic mirror (tests/support/mirror.py, default 300 articles, every
+tenth on several pages), serves it on loopback (tests/support/replay.py) adding a fixed
+latency to every answer (50 and 100 ms by default: a distant server), starts a throwaway
+redis-server (tests/support/redis_server.py), and for each latency and worker count:
+starts the workers (``pdarchive crawl --redis``) and ``pdarchive ingest``, waits until
+all have signed in, seeds the column (what ``pdarchive seed`` does) and times seeding to
+the job's last article written. Politeness is off but each worker fetches one page at a
+time (``concurrent_per_host = 1``, which is per worker process): a worker's rate is
+bounded by the latency, and workers add up. Target: 4 workers at least 3× one worker.
+``--write`` puts the table into BENCHMARKS.md. From the repository root::
+
+    python -m bench.distributed [--articles N] [--latency S ...] [--repeat N] [--write]
 """
 
 from __future__ import annotations
@@ -27,15 +29,12 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from bench.mirror import build_mirror  # noqa: E402
-from bench.report import write_section  # noqa: E402
-from crawler.distributed import seed  # noqa: E402
-from crawler.frontier import Frontier  # noqa: E402
-from tests.redis_server import RedisServer  # noqa: E402
-from tests.replay import ReplayServer  # noqa: E402
+from bench.report import write_section
+from crawler.distributed import seed
+from crawler.frontier import Frontier
+from tests.support.mirror import build_mirror
+from tests.support.redis_server import RedisServer
+from tests.support.replay import ReplayServer
 
 CONFIG = """
 [crawl]

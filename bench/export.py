@@ -1,6 +1,6 @@
 """Export throughput and memory: ``pdarchive export`` in each format, as a user runs it.
 
-The archive is bench/synthetic.py's with a capture per article (default 100,000
+The archive is tests/support/synthetic.py's with a capture per article (default 100,000
 articles, each saved with its raw page as a crawl saves it; built on first use and
 kept), so that the WARC export has pages to write. Each export is a fresh
 ``pdarchive export --format F -o FILE`` process; its wall time (start-up included)
@@ -10,7 +10,7 @@ with the archive. Every output is checked: it parses (JSON, JSON Lines, CSV with
 the BOM, WARC through warcio) and holds every article (WARC: a response record for
 each article's page).
 
-    python bench/export.py [--articles N] [--db PATH] [--write]
+    python -m bench.export [--articles N] [--db PATH] [--write]
 """
 
 from __future__ import annotations
@@ -26,13 +26,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from archive.store import Archive
+from bench.report import write_section
+from tests.support.synthetic import default_path, ensure_archive, machine
 
-from archive.store import Archive  # noqa: E402
-from bench.report import write_section  # noqa: E402
-from bench.synthetic import default_path, ensure_archive, machine  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 RATE_TARGET = 20_000  # JSON Lines articles per second
 MEMORY_TARGET_MB = 200
@@ -132,7 +130,7 @@ def section(runs: list[Run], articles: int, db: Path) -> str:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"Run {when} on {machine()}. Archive: {articles:,} synthetic articles "
-        "(bench/synthetic.py, each with a capture of its page), "
+        "(tests/support/synthetic.py, each with a capture of its page), "
         f"{db.stat().st_size / 1e6:,.0f} MB. Each row is one "
         "`pdarchive export --format F -o FILE` process (CSV with `--bom`); articles/s is "
         "over its wall time, start-up included; peak memory is its maximum resident "

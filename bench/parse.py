@@ -15,7 +15,7 @@ timing. Their outputs are mapped onto our fields as closely as they allow (see
 ``trafilatura_fields`` and ``gne_fields``); a field a tool has no output for counts as
 empty, which is wrong wherever the page has one.
 
-    python bench/parse.py [--rounds N] [--write]
+    python -m bench.parse [--rounds N] [--write]
 
 ``--write`` replaces this benchmark's section of BENCHMARKS.md (between
 ``<!-- bench:parse:start -->`` and ``<!-- bench:parse:end -->``).

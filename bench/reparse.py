@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from bench.mirror import build_mirror
 from bench.report import write_section
-from bench.synthetic import machine
-from tests.replay import ReplayServer
+from tests.support.mirror import build_mirror
+from tests.support.replay import ReplayServer
+from tests.support.synthetic import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("crawler", "archive")

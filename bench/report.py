@@ -10,8 +10,8 @@ INTRO = """# Benchmarks
 
 Measured by the scripts in `bench/` on the project's shared 2-core machine. Each
 script measures its baseline in the same run and reports ratios, because absolute
-numbers on a shared machine are noisy. Re-run a script with `--write` to refresh
-its section.
+numbers on a shared machine are noisy. Re-run a script from the repository root
+with `--write` (`python -m bench.NAME --write`) to refresh its section.
 """
 
 

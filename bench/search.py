@@ -1,6 +1,6 @@
 """Search latency: the browser's results page and ``pdarchive search``, beside a LIKE scan.
 
-The archive is bench/synthetic.py's (default 100,000 articles, built on first use
+The archive is tests/support/synthetic.py's (default 100,000 articles, built on first use
 and kept). The query set is fixed: one, two, four and eight characters, each a
 common and a rare term, each in simplified and in traditional script (16 queries).
 Every match is ranked and counted (no window of recent matches).
@@ -23,7 +23,7 @@ runs of all queries. For the rare queries the bench also checks that the CLI fin
 (with no limit) the same articles as the scan, and that the page's total is the
 scan's count.
 
-    python bench/search.py [--articles N] [--db PATH] [--rounds N] [--scan-rounds N] [--write]
+    python -m bench.search [--articles N] [--db PATH] [--rounds N] [--scan-rounds N] [--write]
 """
 
 from __future__ import annotations
@@ -42,18 +42,14 @@ from functools import partial
 from pathlib import Path
 from urllib.parse import quote
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from opencc import OpenCC
 
-from opencc import OpenCC  # noqa: E402
-
-from archive import fulltext  # noqa: E402
-from archive.search import compile_query, search, search_page  # noqa: E402
-from archive.store import Archive  # noqa: E402
-from bench.report import write_section  # noqa: E402
-from bench.synthetic import default_path, ensure_archive, machine  # noqa: E402
-from tests.serving import fetch, served  # noqa: E402
+from archive import fulltext
+from archive.search import compile_query, search, search_page
+from archive.store import Archive
+from bench.report import write_section
+from tests.support.serving import fetch, served
+from tests.support.synthetic import default_path, ensure_archive, machine
 
 #: the issue's bar: a results page with its total for 党 at 100,000 articles
 P95_TARGET_MS = 300.0
@@ -182,7 +178,7 @@ def section(results: list[Result], articles: int, path: Path, rounds: int,
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     lines = [
         f"Run {when} on {machine()}. Archive: {articles:,} synthetic articles "
-        f"(bench/synthetic.py), {path.stat().st_size / 1e6:,.0f} MB. Every match is "
+        f"(tests/support/synthetic.py), {path.stat().st_size / 1e6:,.0f} MB. Every match is "
         "ranked (FTS5 bm25) and counted. browser: `GET /archive/search?q=…` from a "
         "`pdarchive serve` process over loopback, the whole HTML results page (exact "
         "total, the 20 best with snippets, facet counts over every match); cli: "

@@ -1,7 +1,7 @@
 """Soak test: many consecutive incremental crawls of a site that keeps publishing.
 
 Not part of the test suite (it takes minutes). It builds a synthetic mirror
-(bench/mirror.py), serves it on loopback (tests/replay.py) and runs ``pdarchive
+(tests/support/mirror.py), serves it on loopback (tests/support/replay.py) and runs ``pdarchive
 crawl`` ``--runs`` times into one archive, as cron would, publishing ``--add`` new
 articles before each run. Along the way it injects faults:
 
@@ -15,8 +15,8 @@ the archive exactly once, with the text the mirror holds, that the open failures
 exactly the permanent ones, and that every run finished; prints one result line
 (the one RELIABILITY.md quotes) and exits 1 if any check failed.
 
-    python bench/soak.py                  # 50 runs, 200 articles then 5 per run
-    python bench/soak.py --runs 10 --keep # keep the work directory to look at
+    python -m bench.soak                  # 50 runs, 200 articles then 5 per run
+    python -m bench.soak --runs 10 --keep # keep the work directory to look at
 """
 
 from __future__ import annotations
@@ -32,16 +32,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tests.support import checks
+from tests.support.mirror import add_articles, build_mirror
+from tests.support.reference import FAULT_CONFIG
+from tests.support.replay import ReplayServer, StatusSequence
 
-from bench.mirror import add_articles, build_mirror  # noqa: E402
-from tests import checks  # noqa: E402
-from tests.replay import ReplayServer, StatusSequence  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 #: fast retries, failures due again after 2 s (doubling): a crawl every few seconds
 #: then plays the part of the hourly cron job
-CONFIG = ROOT / "tests" / "fixtures" / "fault_test.toml"
+CONFIG = FAULT_CONFIG
 
 
 def crawl(db: Path, server: ReplayServer) -> subprocess.CompletedProcess[str]:

@@ -29,7 +29,7 @@ from pathlib import Path
 from random import Random
 
 from bench.report import write_section
-from bench.synthetic import ensure_archive, machine
+from tests.support.synthetic import ensure_archive, machine
 
 #: the whole process of each command, at most (the issue's bar)
 TARGET_MS = 100.0

@@ -12,11 +12,9 @@ from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.robotstxt import RobotParser
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.asyncio import sleep
 from scrapy.utils.httpobj import urlparse_cached
-from twisted.internet import reactor
 from twisted.internet.defer import Deferred
-from twisted.internet.task import deferLater
 
 from crawler.spiders.jiangsu import HALTED
 
@@ -43,7 +41,7 @@ class BackoffRetryMiddleware(RetryMiddleware):
         if isinstance(retry, Request) and self.backoff_base > 0:
             attempt = int(retry.meta.get("retry_times", 1))
             delay = self.backoff_base * 2 ** (attempt - 1)
-            await maybe_deferred_to_future(deferLater(reactor, delay, lambda: None))
+            await sleep(delay)  # on the crawl's event loop (Scrapy's sleep: asyncio or reactor)
 
     async def process_response(  # type: ignore[override]
         self, request: Request, response: Response, spider: Spider | None = None

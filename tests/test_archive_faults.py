@@ -24,9 +24,11 @@ from typing import Any
 import pytest
 
 from archive.locking import lock_path
-from tests import checks
-from tests.conftest import CRAWL_CONFIG, SITE, pdarchive
-from tests.replay import ReplayServer
+from tests.support import checks
+from tests.support.cli import one_line_error, pdarchive
+from tests.support.mounts import remount, tmpfs
+from tests.support.reference import CRAWL_CONFIG, SITE
+from tests.support.replay import ReplayServer
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -39,22 +41,6 @@ def crawl(db: Path, server: ReplayServer, *extra: str) -> subprocess.CompletedPr
     return pdarchive("crawl", *crawl_args(db), *extra, proxy=server, timeout=100)
 
 
-
-
-def one_line_error(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith("pdarchive: error:")]
-    assert len(lines) == 1 and "Traceback" not in stderr, stderr
-    return lines[0]
-
-
-@pytest.fixture(scope="module")
-def reference_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The reference column crawled once (gb edition), to copy and then spoil."""
-    db = tmp_path_factory.mktemp("reference") / "archive.db"
-    with ReplayServer(SITE) as server:
-        result = crawl(db, server)
-    assert result.returncode == 0, result.stderr
-    return db
 
 
 def copy_archive(source: Path, target: Path) -> Path:
@@ -246,7 +232,7 @@ def _reads(run: Any, db: Path) -> dict[str, Any]:
 
 
 def _served_reads(db: Path, prefix: list[str]) -> tuple[Any, Any]:
-    from tests.serving import served
+    from tests.support.serving import served
 
     with served(db, prefix=prefix) as server:
         status, body = server.get("/archive/articles.json", _shape="array", _size="max")
@@ -285,20 +271,18 @@ def test_reading_commands_work_in_a_directory_this_user_may_not_write(
 
 def test_reading_commands_work_on_a_read_only_filesystem(
         tmp_path: Path, reference_archive: Path) -> None:
-    from tests.test_process_faults import _run, tmpfs
-
     expected, expected_served = _expected_reads(reference_archive, tmp_path)
     with tmpfs(tmp_path / "disk", "16m") as disk:
         db = copy_archive(reference_archive, disk / "archive.db")
         digest = checks.file_digest(db)
-        assert _run("mount", "-o", "remount,ro", str(disk)).returncode == 0
+        assert remount(disk, "ro").returncode == 0
         try:
             assert _reads(lambda *args: pdarchive(*args), db) == expected
             assert _served_reads(db, []) == expected_served
             assert [path.name for path in disk.iterdir()] == ["archive.db"]
             assert checks.file_digest(db) == digest
         finally:
-            _run("mount", "-o", "remount,rw", str(disk))
+            remount(disk, "rw")
 
 
 def test_an_archive_that_cannot_be_opened_says_why(

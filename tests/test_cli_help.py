@@ -16,7 +16,7 @@ import pytest
 
 from archive.cli import _crawl_argv, build_parser
 from archive.store import Archive
-from tests.oracle import EXPECTED
+from tests.support.oracle import EXPECTED
 
 
 def _commands(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()

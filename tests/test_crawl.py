@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import CRAWL_CONFIG, EXPECTED_CRAWL, crawl, export_jsonl, pdarchive
-from tests.replay import ReplayServer
+from tests.support.cli import crawl, export_jsonl, pdarchive
+from tests.support.reference import CRAWL_CONFIG, EXPECTED_CRAWL, SITE
+from tests.support.replay import ReplayServer
 
 ROBOTS = "http://js.people.com.cn/robots.txt"
 ERROR_500 = "http://js.people.com.cn/n2/2021/0220/c360300-34600777.html"
@@ -69,13 +70,11 @@ def test_crawl_archives_exactly_the_expected_articles(tmp_path: Path, replay: Re
     assert len(article_requests) == len(set(article_requests))
 
 
-def test_second_crawl_fetches_nothing_new_and_changes_no_row(tmp_path: Path,
+def test_second_crawl_fetches_nothing_new_and_changes_no_row(reference_copy: Path,
                                                              replay: ReplayServer) -> None:
-    db = tmp_path / "archive.db"
-    assert crawl(db, replay).returncode == 0
+    db = reference_copy  # after a first crawl
     tables = ("articles", "pages", "failures", "article_versions")
     before = {table: table_rows(db, table) for table in tables}
-    replay.reset_log()
 
     result = crawl(db, replay)
     assert result.returncode == 0, result.stderr
@@ -87,9 +86,8 @@ def test_second_crawl_fetches_nothing_new_and_changes_no_row(tmp_path: Path,
 
 
 def test_full_crawl_refetches_and_keeps_versions_of_changed_articles(
-        tmp_path: Path, replay: ReplayServer) -> None:
-    db = tmp_path / "archive.db"
-    assert crawl(db, replay).returncode == 0
+        reference_copy: Path, replay: ReplayServer) -> None:
+    db = reference_copy
     url = "http://js.people.com.cn/n2/2021/0908/c360300-34401096.html"
     page = (replay.site_dir / "js.people.com.cn/n2/2021/0908/c360300-34401096.html").read_bytes()
     changed = page.replace("徐州城管“以案明纪月月谈”常态开展".encode(),
@@ -107,10 +105,9 @@ def test_full_crawl_refetches_and_keeps_versions_of_changed_articles(
 
 
 @pytest.mark.parametrize("parse_workers", ['"auto"', "0"], ids=["workers", "in-process"])
-def test_reparse_rebuilds_every_article_from_stored_pages(tmp_path: Path, replay: ReplayServer,
+def test_reparse_rebuilds_every_article_from_stored_pages(tmp_path: Path, reference_copy: Path,
                                                           parse_workers: str) -> None:
-    db = tmp_path / "archive.db"
-    assert crawl(db, replay).returncode == 0
+    db = reference_copy
     with sqlite3.connect(db) as connection:  # as an older, buggy parser left them
         connection.execute("UPDATE articles SET title = 'x', body = '[]', content_hash = 'old'")
     config = tmp_path / "reparse.toml"
@@ -167,7 +164,7 @@ def _wait_for_articles(db: Path, count: int, process: subprocess.Popen[str],
 def test_interrupted_crawl_resumes_with_nothing_lost_or_duplicated(
         tmp_path: Path, how: signal.Signals) -> None:
     db = tmp_path / "archive.db"
-    with ReplayServer(Path(__file__).parent / "fixtures/reference/site", latency=0.15) as slow:
+    with ReplayServer(SITE, latency=0.15) as slow:
         env = slow.client_env()
         process = subprocess.Popen(
             [sys.executable, "-m", "archive.cli", "crawl", "--db", str(db), "--column", "360300",
@@ -183,7 +180,7 @@ def test_interrupted_crawl_resumes_with_nothing_lost_or_duplicated(
             stored = connection.execute("SELECT count(*) FROM articles").fetchone()[0]
         assert 4 <= stored < 19
 
-    with ReplayServer(Path(__file__).parent / "fixtures/reference/site") as server:
+    with ReplayServer(SITE) as server:
         result = crawl(db, server)
         assert result.returncode == 0, result.stderr
     assert_archive_matches_expected(db)
@@ -202,7 +199,7 @@ def test_ctrl_c_stops_a_crawl_within_two_seconds_without_a_traceback(tmp_path: P
     config.write_text(CRAWL_CONFIG.read_text("utf-8").replace(
         "[crawl]\n", "[crawl]\nparse_workers = 1\n", 1), "utf-8")
     assert "parse_workers = 1" in config.read_text("utf-8")
-    with ReplayServer(Path(__file__).parent / "fixtures/reference/site", latency=0.15) as slow:
+    with ReplayServer(SITE, latency=0.15) as slow:
         process = subprocess.Popen(
             [sys.executable, "-m", "archive.cli", "crawl", "--db", str(db), "--column", "360300",
              "--config", str(config)],
@@ -221,6 +218,6 @@ def test_ctrl_c_stops_a_crawl_within_two_seconds_without_a_traceback(tmp_path: P
     assert stderr.strip().splitlines()[0].startswith("crawl interrupted: ")
     stats = json.loads(pdarchive("stats", "--db", db, "--format", "json", check=True).stdout)
     assert stats["last_runs"][0]["status"] == "interrupted"
-    with ReplayServer(Path(__file__).parent / "fixtures/reference/site") as server:
+    with ReplayServer(SITE) as server:
         assert crawl(db, server).returncode == 0
     assert_archive_matches_expected(db)

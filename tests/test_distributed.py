@@ -21,13 +21,14 @@ import pytest
 pytest.importorskip("scrapy_redis")
 
 from archive.cli import main  # noqa: E402
-from bench.mirror import build_mirror  # noqa: E402
 from crawler import itemcodec  # noqa: E402
 from crawler.frontier import Frontier  # noqa: E402
 from crawler.items import FailureItem  # noqa: E402
-from tests.conftest import FIXTURES, SITE, pdarchive  # noqa: E402
-from tests.redis_server import REDIS_SERVER, RedisServer  # noqa: E402
-from tests.replay import Delay, ReplayServer  # noqa: E402
+from tests.support.cli import pdarchive  # noqa: E402
+from tests.support.mirror import build_mirror  # noqa: E402
+from tests.support.redis_server import REDIS_SERVER, RedisServer  # noqa: E402
+from tests.support.reference import FIXTURES, SITE  # noqa: E402
+from tests.support.replay import Delay, ReplayServer  # noqa: E402
 
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
 

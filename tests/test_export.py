@@ -16,8 +16,8 @@ import pytest
 
 from archive.export import FIELDS, iter_json, iter_records
 from archive.store import Archive
-from tests.conftest import export_jsonl, pdarchive
-from tests.oracle import EXPECTED, SEED, oracle
+from tests.support.cli import export_jsonl, pdarchive
+from tests.support.oracle import EXPECTED, SEED, oracle
 
 
 @pytest.fixture(scope="module")
@@ -174,7 +174,7 @@ def test_sigterm_during_an_export_leaves_no_part_file(tmp_path: Path) -> None:
     import sys
     import time
 
-    from bench.synthetic import ensure_archive
+    from tests.support.synthetic import ensure_archive
 
     db = ensure_archive(600, tmp_path / "archive.db")
     out = tmp_path / "out" / "articles.jsonl"

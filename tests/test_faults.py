@@ -1,19 +1,19 @@
 """Fault injection: the site misbehaves, URL by URL, and the crawl must cope.
 
 Every test starts from a copy of one archive of the reference mirror (crawled once
-per module, with article N missing from the mirror), injects a fault at a known
-article K and at the missing article N through the replay proxy, and crawls again
-with ``--full``, so K is fetched again (a good article a fault must not spoil) and N
-for the first time (an article a fault must not turn into a wrong one). For each
-fault: the crawl finishes, the right failure is recorded, no wrong article is
-stored, and every earlier article row is untouched. RELIABILITY.md tabulates these.
+per session, with article N missing from the mirror: conftest's baseline_archive),
+injects a fault at a known article K and at the missing article N through the replay
+proxy, and crawls again with ``--full``, so K is fetched again (a good article a
+fault must not spoil) and N for the first time (an article a fault must not turn
+into a wrong one). For each fault: the crawl finishes, the right failure is
+recorded, no wrong article is stored, and every earlier article row is untouched.
+RELIABILITY.md tabulates these.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +22,10 @@ from typing import Any
 import pytest
 
 from crawler.parse import ParseRefused, parse_document
-from tests import checks
-from tests.conftest import EXPECTED_CRAWL, FIXTURES, SITE, pdarchive
-from tests.replay import (
+from tests.support import checks
+from tests.support.cli import pdarchive
+from tests.support.reference import EXPECTED_CRAWL, FAULT_CONFIG, SITE, UNSEEN
+from tests.support.replay import (
     Body,
     Delay,
     Fault,
@@ -38,12 +39,12 @@ from tests.replay import (
 
 pytestmark = pytest.mark.timeout(60)
 
-CONFIG = FIXTURES / "fault_test.toml"
+CONFIG = FAULT_CONFIG
 HOST = "http://js.people.com.cn"
 #: a known article, fetched again by every fault crawl (UTF-8, rm_txt template)
 K = f"{HOST}/n2/2021/0908/c360300-34401096.html"
 #: an article missing from the mirror when the baseline was crawled: new to the archive
-N = f"{HOST}/n2/2022/0419/c360300-34401233.html"
+N = UNSEEN
 LIST = f"{HOST}/GB/360300/index.html"
 ROBOTS = f"{HOST}/robots.txt"
 HTML_UTF8 = {"Content-Type": "text/html; charset=utf-8"}
@@ -64,26 +65,6 @@ def crawl(db: Path, server: ReplayServer, *extra: str, columns: tuple[str, ...] 
     options = [option for column in columns for option in ("--column", column)]
     return pdarchive("crawl", "--db", db, *options, "--config", CONFIG, *extra,
                      proxy=server, timeout=50)
-
-
-@pytest.fixture(scope="module")
-def baseline(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The archive every fault test starts from: the reference column without N."""
-    db = tmp_path_factory.mktemp("baseline") / "archive.db"
-    with ReplayServer(SITE) as server:
-        server.remove_page(N)
-        result = crawl(db, server)
-    assert result.returncode == 0, result.stderr
-    assert checks.article_count(db) == 18
-    assert checks.failures(db)[N]["reason"] == "HTTP 404"
-    return db
-
-
-@pytest.fixture
-def archive(baseline: Path, tmp_path: Path) -> Path:
-    db = tmp_path / "archive.db"
-    shutil.copyfile(baseline, db)  # the crawl closed it: no WAL left beside it
-    return db
 
 
 @pytest.fixture
@@ -140,23 +121,23 @@ FAILING = {
 
 
 @pytest.mark.parametrize("case", FAILING.values(), ids=FAILING.keys())
-def test_fault_is_recorded_and_nothing_wrong_is_stored(case: FailingCase, archive: Path,
+def test_fault_is_recorded_and_nothing_wrong_is_stored(case: FailingCase, baseline_copy: Path,
                                                        server: ReplayServer) -> None:
-    before = checks.articles(archive)
+    before = checks.articles(baseline_copy)
     for url, fault in case.faults.items():
         server.inject(url, fault)
 
-    result = crawl(archive, server, "--full")
+    result = crawl(baseline_copy, server, "--full")
 
     assert result.returncode == 0, result.stderr  # the crawl finishes; failures recorded
-    failures = checks.failures(archive)
+    failures = checks.failures(baseline_copy)
     for url in (K, N):
         assert failures[url]["stage"] == case.stage, failures[url]
         assert case.reason in failures[url]["reason"], failures[url]
-    assert_untouched(before, archive)  # K's row included: the good copy survives
-    assert "34401233" not in checks.articles(archive), "a faulty page became an article"
-    assert checks.runs(archive)[-1]["status"] == "finished"
-    assert checks.integrity(archive) == "ok"
+    assert_untouched(before, baseline_copy)  # K's row included: the good copy survives
+    assert "34401233" not in checks.articles(baseline_copy), "a faulty page became an article"
+    assert checks.runs(baseline_copy)[-1]["status"] == "finished"
+    assert checks.integrity(baseline_copy) == "ok"
 
 
 # -- faults the crawl gets past: the article arrives right ---------------------------
@@ -185,19 +166,19 @@ del RECOVERED["timeout-then-ok"]
 
 @pytest.mark.parametrize("faults", RECOVERED.values(), ids=RECOVERED.keys())
 def test_fault_the_crawl_gets_past_stores_the_right_article(
-        faults: dict[str, Fault], archive: Path, server: ReplayServer) -> None:
-    before = checks.articles(archive)
+        faults: dict[str, Fault], baseline_copy: Path, server: ReplayServer) -> None:
+    before = checks.articles(baseline_copy)
     for url, fault in faults.items():
         server.inject(url, fault)
 
-    result = crawl(archive, server, "--full")
+    result = crawl(baseline_copy, server, "--full")
 
     assert result.returncode == 0, result.stderr
     assert "1 new" in result.stderr and "0 updated" in result.stderr, result.stderr
-    failures = checks.failures(archive)
+    failures = checks.failures(baseline_copy)
     assert K not in failures and N not in failures, "a page that succeeded stays a failure"
-    assert_untouched(before, archive)  # K decoded to the very same text: no new version
-    checks.assert_article_is(checks.articles(archive)["34401233"], expected_articles()[N])
+    assert_untouched(before, baseline_copy)  # K decoded to the very same text: no new version
+    checks.assert_article_is(checks.articles(baseline_copy)["34401233"], expected_articles()[N])
 
 
 def test_big5_bytes_declared_gb2312_decode_as_big5_not_mojibake() -> None:
@@ -220,63 +201,63 @@ def test_big5_bytes_declared_gb2312_decode_as_big5_not_mojibake() -> None:
 
 # -- list pages and robots.txt ----------------------------------------------------
 
-def test_list_page_that_suddenly_lists_nothing_is_a_warning(archive: Path,
+def test_list_page_that_suddenly_lists_nothing_is_a_warning(baseline_copy: Path,
                                                             server: ReplayServer) -> None:
-    before = checks.articles(archive)
-    good_list = checks.page_row(archive, LIST)
+    before = checks.articles(baseline_copy)
+    good_list = checks.page_row(baseline_copy, LIST)
     stub = ("<html><head><meta charset='utf-8'><title>政治--人民网</title></head><body>"
             "<div class='ej_list'><ul></ul></div><p>系统维护中</p></body></html>").encode()
     server.add_page(LIST, stub, headers=HTML_UTF8)
 
-    result = crawl(archive, server)
+    result = crawl(baseline_copy, server)
 
     assert result.returncode == 3, result.stderr
     assert "links to no article" in result.stderr
-    failure = checks.failures(archive)[LIST]
+    failure = checks.failures(baseline_copy)[LIST]
     assert failure["stage"] == "list" and "layout may have changed" in failure["reason"]
-    run = checks.runs(archive)[-1]
+    run = checks.runs(baseline_copy)[-1]
     assert run["status"] == "warning" and "links to no article" in run["message"]
-    assert_untouched(before, archive)
-    assert checks.page_row(archive, LIST) == good_list, "the last good list page was replaced"
+    assert_untouched(before, baseline_copy)
+    assert checks.page_row(baseline_copy, LIST) == good_list, "the last good list page was replaced"
 
     # The site is back: the next run is clean and the failure is closed.
     server.add_page(LIST, mirror_page(LIST), headers={"Content-Type": "text/html"})
-    result = crawl(archive, server)
+    result = crawl(baseline_copy, server)
     assert result.returncode == 0, result.stderr
-    assert LIST not in checks.failures(archive)
-    assert checks.runs(archive)[-1]["status"] == "finished"
+    assert LIST not in checks.failures(baseline_copy)
+    assert checks.runs(baseline_copy)[-1]["status"] == "finished"
 
 
-def test_robots_txt_disallowing_the_column_is_recorded(archive: Path,
+def test_robots_txt_disallowing_the_column_is_recorded(baseline_copy: Path,
                                                        server: ReplayServer) -> None:
-    before = checks.articles(archive)
+    before = checks.articles(baseline_copy)
     server.add_page(ROBOTS, b"User-agent: *\nDisallow: /GB/\n",
                     headers={"Content-Type": "text/plain"})
 
     # Two columns: their list requests both wait for robots.txt, which Scrapy 2.19
     # checked only for the first of them (see AllRequestsRobotsTxtMiddleware).
-    result = crawl(archive, server, columns=("360300", "360297"))
+    result = crawl(baseline_copy, server, columns=("360300", "360297"))
 
     assert result.returncode == 0, result.stderr
     for url in (LIST, f"{HOST}/GB/360297/index.html"):
         assert server.count(url) == 0, f"fetched {url}, which robots.txt forbids"
-        assert checks.failures(archive)[url]["reason"] == "forbidden by robots.txt"
-    assert_untouched(before, archive)
+        assert checks.failures(baseline_copy)[url]["reason"] == "forbidden by robots.txt"
+    assert_untouched(before, baseline_copy)
 
 
 def test_robots_txt_disallowing_articles_keeps_the_archived_ones(
-        archive: Path, server: ReplayServer) -> None:
-    before = checks.articles(archive)
+        baseline_copy: Path, server: ReplayServer) -> None:
+    before = checks.articles(baseline_copy)
     server.add_page(ROBOTS, b"User-agent: *\nDisallow: /n2/2022/\n",
                     headers={"Content-Type": "text/plain"})
 
-    result = crawl(archive, server, "--full")
+    result = crawl(baseline_copy, server, "--full")
 
     assert result.returncode == 0, result.stderr
     forbidden = [url for url in expected_articles() if "/n2/2022/" in url]
     assert len(forbidden) == 4
-    failures = checks.failures(archive)
+    failures = checks.failures(baseline_copy)
     for url in forbidden:
         assert failures[url]["reason"] == "forbidden by robots.txt"
         assert server.count(url) == 0
-    assert_untouched(before, archive)  # three of them archived before: kept as they were
+    assert_untouched(before, baseline_copy)  # three of them archived before: kept as they were

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CRAWL_CONFIG, SITE, export_jsonl
-from tests.replay import ReplayServer
+from tests.support.cli import export_jsonl
+from tests.support.reference import CRAWL_CONFIG, SITE
+from tests.support.replay import ReplayServer
 
 ROOT = Path(__file__).resolve().parent.parent
 

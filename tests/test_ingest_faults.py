@@ -24,9 +24,10 @@ from crawler import itemcodec  # noqa: E402
 from crawler.frontier import Frontier  # noqa: E402
 from crawler.items import ArticleItem, FailureItem, ParsedPageResult  # noqa: E402
 from crawler.parse import parse_page  # noqa: E402
-from tests import checks  # noqa: E402
-from tests.conftest import SITE, load_manifest, pdarchive  # noqa: E402
-from tests.redis_server import REDIS_SERVER, RedisServer  # noqa: E402
+from tests.support import checks  # noqa: E402
+from tests.support.cli import pdarchive  # noqa: E402
+from tests.support.redis_server import REDIS_SERVER, RedisServer  # noqa: E402
+from tests.support.reference import SITE, load_manifest  # noqa: E402
 
 pytestmark = [pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed"),
               pytest.mark.timeout(120)]

@@ -29,7 +29,7 @@ from crawler.spiders.jiangsu import (
     JiangsuSpider,
 )
 from crawler.writer import ItemWriter
-from tests.conftest import CRAWL_CONFIG, SITE
+from tests.support.reference import CRAWL_CONFIG, SITE
 
 CONFIG = load_config(CRAWL_CONFIG)
 ARTICLE = "34359164"
@@ -308,7 +308,7 @@ def test_seed_puts_the_job_in_redis_and_a_worker_reads_the_same_job(crawled_db: 
     from crawler.distributed import seed
     from crawler.frontier import Frontier
     from crawler.spiders.worker import JiangsuWorkerSpider
-    from tests.redis_server import REDIS_SERVER, RedisServer
+    from tests.support.redis_server import REDIS_SERVER, RedisServer
 
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed")

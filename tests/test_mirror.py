@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from bench.mirror import RARE_TERMS, add_articles, build_mirror
 from crawler.parse import parse_document
-from tests.replay import ReplayServer
+from tests.support.mirror import RARE_TERMS, add_articles, build_mirror
+from tests.support.replay import ReplayServer
 
 N_ARTICLES = 50
 PER_LIST_PAGE = 12

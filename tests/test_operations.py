@@ -23,13 +23,14 @@ import pytest
 from archive.schedule import MAX_JITTER, ScheduleError, Timetable
 from archive.store import Archive
 from crawler.config import ConfigError, load_config, parse_duration
-from tests import checks
-from tests.conftest import EXPECTED_CRAWL, FIXTURES, SITE, pdarchive
-from tests.replay import ReplayServer, StatusSequence
+from tests.support import checks
+from tests.support.cli import pdarchive
+from tests.support.reference import EXPECTED_CRAWL, FAULT_CONFIG, SITE
+from tests.support.replay import ReplayServer, StatusSequence
 
 pytestmark = pytest.mark.timeout(90)
 
-CONFIG = FIXTURES / "fault_test.toml"
+CONFIG = FAULT_CONFIG
 HOST = "http://js.people.com.cn"
 K = f"{HOST}/n2/2021/0908/c360300-34401096.html"
 EXPECTED_IDS = {record["article_id"]

@@ -1,17 +1,12 @@
 """Extraction (crawler.parse): every reference page parses to its expected record,
 everything that is not an article is refused with a reason, and nothing half-read
 (a truncated page, a page whose body went missing) comes back as an article.
-
-The reference pages and their loader live here; test_parse_cli.py and
-test_parse_perturbations.py import them.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,68 +27,18 @@ from crawler.parse.people import (
     editors_from,
     parse_datetime,
 )
-
-FIXTURES = Path(__file__).parent / "fixtures"
-REFERENCE = FIXTURES / "reference"
-EXPECTED_PAGES = REFERENCE / "expected" / "pages"
-FULLSIZE = FIXTURES / "fullsize" / "seed_fullsize.html"
-SEED_URL = "http://js.people.com.cn/n2/2020/1019/c360300-34359164.html"
-#: an article URL the mirror does not serve (a 404 in the crawl), for bodies of any kind
-MISSING_URL = "http://js.people.com.cn/n2/2021/0301/c360300-34600999.html"
-
-
-@dataclass(frozen=True)
-class ReferencePage:
-    """One URL of the reference mirror: the bytes served, as served."""
-
-    url: str
-    body: bytes
-    content_type: str | None
-    status: int
-    #: the expected parse; None for pages that are not articles
-    expected: dict[str, Any] | None
-    #: test id when the URL is not enough (two pages served from one URL)
-    name: str = ""
-
-    @property
-    def id(self) -> str:
-        return self.name or self.url.split("://", 1)[1]
-
-    def text(self) -> str:
-        """The page decoded as the parser decodes it."""
-        return decode_page(self.body, self.content_type).text
-
-
-def expected_name(url: str) -> str:
-    return url.split("://", 1)[1].replace("/", "_") + ".json"
-
-
-def _load_reference() -> list[ReferencePage]:
-    manifest = json.loads((REFERENCE / "site" / "MANIFEST.json").read_text(encoding="utf-8"))
-    pages = []
-    for url, entry in sorted(manifest.items()):
-        expected = EXPECTED_PAGES / expected_name(url)
-        record = json.loads(expected.read_text(encoding="utf-8")) if expected.exists() else None
-        pages.append(ReferencePage(
-            url=url,
-            body=(REFERENCE / "site" / entry["file"]).read_bytes(),
-            content_type=entry["headers"].get("Content-Type"),
-            status=entry["status"],
-            expected=record,
-        ))
-    return pages
-
-
-REFERENCE_PAGES = _load_reference()
-#: every page with an expected parse
-ARTICLES = [page for page in REFERENCE_PAGES if page.expected is not None]
-#: list pages, the 500 body, robots.txt
-NON_ARTICLES = [page for page in REFERENCE_PAGES if page.expected is None]
-SEED = next(page for page in ARTICLES if page.url == SEED_URL)
-BIG5_SEED = next(page for page in ARTICLES if "/BIG5/" in page.url)
-#: the full-size (45 KB) seed page: the seed's article inside real-size page chrome
-FULLSIZE_PAGE = ReferencePage(SEED_URL, FULLSIZE.read_bytes(), "text/html", 200, SEED.expected,
-                              name="fullsize")
+from tests.support.pages import (
+    ARTICLES,
+    BIG5_SEED,
+    EXPECTED_PAGES,
+    FULLSIZE_PAGE,
+    MISSING_URL,
+    NON_ARTICLES,
+    SEED,
+    SEED_URL,
+    ReferencePage,
+    expected_name,
+)
 
 
 def article(url_part: str) -> ReferencePage:

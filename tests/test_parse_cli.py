@@ -9,7 +9,6 @@ script), as a user would.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,9 +17,8 @@ from typing import Any
 
 import pytest
 
-from tests.test_parse import ARTICLES, FULLSIZE_PAGE, NON_ARTICLES, SEED, ReferencePage
+from tests.support.pages import ARTICLES, FULLSIZE_PAGE, NON_ARTICLES, SEED, ReferencePage
 
-ROOT = Path(__file__).resolve().parent.parent
 
 def run_parse(page: ReferencePage, tmp_path: Path, command: list[str] | None = None,
               body: bytes | None = None) -> subprocess.CompletedProcess[str]:
@@ -32,10 +30,8 @@ def run_parse(page: ReferencePage, tmp_path: Path, command: list[str] | None = N
             "parse", "--html", str(html), "--url", page.url]
     if page.content_type:
         args += ["--content-type", page.content_type]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     return subprocess.run(args, capture_output=True, text=True, encoding="utf-8", cwd=tmp_path,
-                          env=env, timeout=120, check=False)
+                          timeout=120, check=False)
 
 
 def json_lines(stdout: str) -> list[dict[str, Any]]:

@@ -16,23 +16,7 @@ from archive.record import merge_pages
 from crawler.parse import Blocked, Deleted, ExtractionError, NotAnArticle, parse_document
 from crawler.parse.people import author_line, body_byline, credit_line, editors_from
 from crawler.parse.urls import parse_article_url, parse_list_url
-
-PATTERNS = Path(__file__).parent / "fixtures" / "patterns"
-JS = "http://js.people.com.cn"
-URLS = {
-    "rm_txt_reader_view.html": f"{JS}/n2/2024/0510/c360300-40232001.html",
-    "xinhua_bylines.html": f"{JS}/n2/2024/0424/c360300-40223001.html",
-    "health_channel.html": "http://health.people.com.cn/n1/2024/0517/c14739-40230001.html",
-    "unknown_layout.html": f"{JS}/n2/2024/0601/c360300-40240001.html",
-    "gallery-1.html": f"{JS}/n2/2024/0301/c360300-40250001.html",
-    "gallery-2.html": f"{JS}/n2/2024/0301/c360300-40250001-2.html",
-    "no_text_no_pictures.html": f"{JS}/n2/2024/0302/c360300-40250002.html",
-    "before_2013.html": f"{JS}/GB/360300/14578293.html",
-    "damaged_byline.html": f"{JS}/n2/2024/0425/c360300-40223002.html",
-    "block_page.html": f"{JS}/n2/2024/0510/c360300-40232001.html",
-    "deleted_in_layout.html": f"{JS}/n2/2024/0303/c360300-40250003.html",
-    "quotes_a_block_notice.html": f"{JS}/n2/2024/0304/c360300-40250004.html",
-}
+from tests.support.pages import JS, PATTERNS, URLS
 
 
 def page_bytes(name: str) -> bytes:
@@ -380,8 +364,9 @@ def test_a_crawl_follows_links_to_old_urls_and_archives_galleries_whole(
         tmp_path: Path) -> None:
     """A list page linking to an article from before 2013 and to a picture-only
     article over two pages: the crawl archives both, the gallery with both pictures."""
-    from tests.conftest import SITE, crawl, export_jsonl
-    from tests.replay import ReplayServer
+    from tests.support.cli import crawl, export_jsonl
+    from tests.support.reference import SITE
+    from tests.support.replay import ReplayServer
 
     list_page = f"{JS}/GB/360300/index.html"
     items = "".join(

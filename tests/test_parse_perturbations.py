@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from crawler.parse import ExtractionError, parse_document
-from tests.test_parse import ARTICLES, FULLSIZE_PAGE, ReferencePage
+from tests.support.pages import ARTICLES, FULLSIZE_PAGE, ReferencePage
 
 PAGES = [*ARTICLES, FULLSIZE_PAGE]
 SETTINGS = settings(deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])

@@ -13,8 +13,7 @@ from lxml import etree
 from crawler.parse.regions import cut_page, whole_page
 from crawler.parse.soup import as_uri, soup_of
 from crawler.parse.tree import parse_html
-from tests.test_parse import FULLSIZE_PAGE, REFERENCE_PAGES, ReferencePage
-from tests.test_parse_patterns import PATTERNS, URLS
+from tests.support.pages import FULLSIZE_PAGE, PATTERNS, REFERENCE_PAGES, URLS, ReferencePage
 
 PAGES = [page for page in REFERENCE_PAGES if page.status == 200
          and (page.content_type or "").startswith("text/html")]

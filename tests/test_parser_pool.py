@@ -7,7 +7,7 @@ import multiprocessing
 
 from crawler.parse import ParsedPage, ParseRefused
 from crawler.parser_pool import Page, parse_all, parse_in_order
-from tests.conftest import SITE
+from tests.support.reference import SITE
 
 
 def reference_pages() -> list[Page]:

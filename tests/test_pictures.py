@@ -16,8 +16,9 @@ from crawler.items import ArticleItem, ParsedPageResult, PictureItem
 from crawler.job import CrawlJob, plan_scope
 from crawler.spiders.jiangsu import JiangsuSpider
 from crawler.writer import ItemWriter
-from tests.conftest import CRAWL_CONFIG, SITE, crawl, load_manifest, pdarchive
-from tests.replay import ReplayServer, StatusSequence
+from tests.support.cli import crawl, pdarchive
+from tests.support.reference import CRAWL_CONFIG, SITE, load_manifest
+from tests.support.replay import ReplayServer, StatusSequence
 
 #: the two pictures the mirror's articles show, and the article showing each
 PICTURES = {

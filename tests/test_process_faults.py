@@ -19,21 +19,21 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.mirror import build_mirror
-from tests import checks
-from tests.conftest import FIXTURES, SITE, pdarchive
-from tests.replay import ReplayServer
+from tests.support import checks
+from tests.support.cli import one_line_error, pdarchive
+from tests.support.mirror import build_mirror
+from tests.support.mounts import mounted, remount, tmpfs
+from tests.support.reference import FAULT_CONFIG, SITE
+from tests.support.replay import ReplayServer
 
 pytestmark = pytest.mark.timeout(120)
 
-CONFIG = FIXTURES / "fault_test.toml"
+CONFIG = FAULT_CONFIG
 N_ARTICLES = 150
 
 
@@ -46,16 +46,6 @@ def mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def expected(site: Path) -> list[dict[str, Any]]:
     return list(json.loads((site / "EXPECTED.json").read_text("utf-8"))["articles"])
-
-
-@pytest.fixture(scope="module")
-def reference_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An archive of the reference mirror, to copy and then damage."""
-    db = tmp_path_factory.mktemp("reference") / "archive.db"
-    with ReplayServer(SITE) as server:
-        result = crawl(db, server)
-    assert result.returncode == 0, result.stderr
-    return db
 
 
 def crawl(db: Path, server: ReplayServer) -> Any:
@@ -103,37 +93,6 @@ def kill_9(process: subprocess.Popen[str]) -> None:
     for helper in helpers:
         with contextlib.suppress(ProcessLookupError):
             os.kill(helper, signal.SIGKILL)
-
-
-def _run(*command: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(command, capture_output=True, text=True, timeout=20)
-
-
-@contextmanager
-def mounted(target: Path, *mount_args: str) -> Iterator[Path]:
-    """``mount ARGS TARGET`` for the length of the block; skips the test if this
-    machine does not let us mount (not root, no CAP_SYS_ADMIN in a container)."""
-    result = _run("mount", *mount_args, str(target))
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount here (needs root): {result.stderr.strip()}")
-    try:
-        yield target
-    finally:
-        if _run("umount", str(target)).returncode != 0:
-            _run("umount", "-l", str(target))  # still busy: detach now, free when idle
-
-
-@contextmanager
-def tmpfs(directory: Path, size: str) -> Iterator[Path]:
-    directory.mkdir(exist_ok=True)
-    with mounted(directory, "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs"):
-        yield directory
-
-
-def one_line_error(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith("pdarchive: error:")]
-    assert len(lines) == 1 and "Traceback" not in stderr, stderr
-    return lines[0]
 
 
 # -- kill -9 --------------------------------------------------------------------------
@@ -190,7 +149,7 @@ def test_full_disk_stops_the_crawl_cleanly_and_keeps_what_was_committed(
         assert checks.runs(db)[-1]["status"] in ("failed", "running")  # if it could say so
 
         # Space is freed: the next crawl completes the archive.
-        assert _run("mount", "-o", "remount,size=64m", str(disk)).returncode == 0
+        assert remount(disk, "size=64m").returncode == 0
         result = crawl(db, server)
         assert result.returncode == 0, result.stderr
         assert checks.article_count(db) == N_ARTICLES
@@ -207,7 +166,7 @@ def test_read_only_filesystem_is_a_clear_usage_error(tmp_path: Path,
         db = disk / "archive.db"
         shutil.copyfile(reference_archive, db)
         digest = checks.file_digest(db)
-        assert _run("mount", "-o", "remount,ro", str(disk)).returncode == 0
+        assert remount(disk, "ro").returncode == 0
         try:
             result = crawl(db, server)
             assert result.returncode == 2, result.stderr
@@ -215,7 +174,7 @@ def test_read_only_filesystem_is_a_clear_usage_error(tmp_path: Path,
             assert server.requests == []
             assert checks.file_digest(db) == digest
         finally:
-            _run("mount", "-o", "remount,rw", str(disk))
+            remount(disk, "rw")
 
 
 def test_read_only_archive_file_is_a_clear_usage_error(tmp_path: Path,
@@ -227,7 +186,7 @@ def test_read_only_archive_file_is_a_clear_usage_error(tmp_path: Path,
     shutil.copyfile(reference_archive, db)
     digest = checks.file_digest(db)
     with ReplayServer(SITE) as server, mounted(db, "--bind", str(db)):
-        assert _run("mount", "-o", "remount,ro,bind", str(db)).returncode == 0
+        assert remount(db, "ro,bind").returncode == 0
         result = crawl(db, server)
         assert result.returncode == 2, result.stderr
         line = one_line_error(result.stderr)

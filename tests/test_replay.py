@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.replay import (
+from tests.support.replay import (
     Body,
     Delay,
     Large,

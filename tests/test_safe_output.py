@@ -20,8 +20,8 @@ from archive.export import write_csv
 from archive.search import ANSI_MARKS
 from archive.store import Archive
 from archive.terminal import placeholders, safe
-from tests.conftest import pdarchive
-from tests.oracle import EXPECTED
+from tests.support.cli import pdarchive
+from tests.support.oracle import EXPECTED
 
 RETITLE = "\x1b]0;you have been pwned\x07"  # OSC 0: sets the window title
 CLIPBOARD = "\x1b]52;c;cm0gLXJmIH4K\x1b\\"  # OSC 52: writes the clipboard

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CRAWL_CONFIG, FIXTURES, SITE, crawl, export_jsonl, pdarchive
-from tests.replay import ReplayServer
+from tests.support.cli import crawl, export_jsonl, pdarchive
+from tests.support.reference import CRAWL_CONFIG, FIXTURES, SITE
+from tests.support.replay import ReplayServer
 
 UNRELATED_URL = "http://js.people.com.cn/n2/2023/1205/c360300-39990001.html"
 LIST_PAGE_1 = "http://js.people.com.cn/GB/360300/index.html"

@@ -1,4 +1,4 @@
-"""Search: against a substring oracle (tests/oracle.py) over the reference archive,
+"""Search: against a substring oracle (tests/support/oracle.py) over the reference archive,
 in both scripts. The archive is a real crawl of the reference mirror with both
 editions."""
 
@@ -24,8 +24,8 @@ from archive import fulltext, search
 from archive.search import QueryError, compile_query, highlight, parse_query, snippet
 from archive.store import Archive
 from archive.textnorm import normalise
-from tests.conftest import export_jsonl, pdarchive
-from tests.oracle import EXPECTED, SEED, has, indexed_fields, oracle
+from tests.support.cli import export_jsonl, pdarchive
+from tests.support.oracle import EXPECTED, SEED, has, indexed_fields, oracle
 
 S2T = OpenCC("s2t")
 

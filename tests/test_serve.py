@@ -24,22 +24,11 @@ from archive.search import search
 from archive.serve import host_names
 from archive.store import Archive
 from archive.textnorm import normalise
-from bench.synthetic import ensure_archive
-from tests.conftest import EXPECTED_CRAWL, SITE, pdarchive
-from tests.serving import _OPENER, Server, served
-
-SEED = "34359164"  # has an image, editors, a source link and a BIG5 edition in the mirror
-
-
-def expected_articles() -> list[dict[str, Any]]:
-    return json.loads(EXPECTED_CRAWL.read_text("utf-8"))["articles"]
-
-
-def mentions(article: dict[str, Any], term: str) -> bool:
-    """Does the article's indexed text hold ``term`` (normalised)?"""
-    fields = [article.get(name) or "" for name in ("pretitle", "title", "subtitle", "source")]
-    fields += article["body"] + article["editors"] + article["authors"] + article["photographers"]
-    return normalise(term) in normalise(" ".join(fields))
+from tests.support.cli import pdarchive
+from tests.support.oracle import EXPECTED, SEED, has
+from tests.support.reference import SITE
+from tests.support.serving import OPENER, Server, served
+from tests.support.synthetic import ensure_archive
 
 
 def marked(snippet: str) -> list[str]:
@@ -67,7 +56,7 @@ def get_json(server: Server, path: str, **params: str) -> Any:
 
 def test_search_json_finds_simplified_articles_for_a_traditional_query(server: Server) -> None:
     rows = get_json(server, "/archive/search.json", q="黨建", _shape="array")
-    wanted = {a["article_id"] for a in expected_articles() if mentions(a, "党建")}
+    wanted = {a["article_id"] for a in EXPECTED if has(a, "党建")}
     assert {row["article_id"] for row in rows} == wanted
     assert len(rows) == len(wanted)
     for row in rows:
@@ -100,7 +89,7 @@ def test_a_common_query_ranks_counts_and_pages_every_match(tmp_path: Path) -> No
     db = ensure_archive(560, tmp_path / "archive.db")
     result = pdarchive("export", "--db", db, "--format", "jsonl")
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    matching = {record["article_id"] for record in records if mentions(record, "党")}
+    matching = {record["article_id"] for record in records if has(record, "党")}
     assert len(matching) > 500
     archive = Archive(db, readonly=True)
     try:
@@ -131,13 +120,13 @@ def test_a_common_query_ranks_counts_and_pages_every_match(tmp_path: Path) -> No
 def test_search_parameters_narrow_the_results(server: Server) -> None:
     rows = get_json(server, "/archive/search.json", q="黨建", since="2021-01-01",
                     until="2021-12-31", _shape="array")
-    wanted = {a["article_id"] for a in expected_articles()
-              if mentions(a, "党建") and a["published_at"].startswith("2021")}
+    wanted = {a["article_id"] for a in EXPECTED
+              if has(a, "党建") and a["published_at"].startswith("2021")}
     assert {row["article_id"] for row in rows} == wanted and wanted
     assert get_json(server, "/archive/search.json", q="黨建", column="1", _shape="array") == []
     by_name = get_json(server, "/archive/search.json", q="黨建", column="政治")
-    assert by_name["total"] == len(wanted | {a["article_id"] for a in expected_articles()
-                                            if mentions(a, "党建")})
+    assert by_name["total"] == len(wanted | {a["article_id"] for a in EXPECTED
+                                            if has(a, "党建")})
     folded = get_json(server, "/archive/search.json", q="黨建", source="人民網")
     plain = get_json(server, "/archive/search.json", q="黨建", source="人民网")
     assert folded["total"] == plain["total"] > 0
@@ -191,7 +180,7 @@ def test_search_page_shows_highlighted_snippets(server: Server) -> None:
     assert status == 200
     page = BeautifulSoup(body, "lxml")
     results = page.select("li.pd-result")
-    assert len(results) == sum(mentions(a, "党建") for a in expected_articles())
+    assert len(results) == sum(has(a, "党建") for a in EXPECTED)
     for result in results:
         assert [normalise(mark.text) for mark in result.select(".pd-snippet mark")][:1] == ["党建"]
     titled = [result.select_one(".pd-result-title") for result in results
@@ -209,7 +198,7 @@ def test_csv_downloads_of_search_and_table(server: Server) -> None:
     assert status == 200
     assert body.startswith("\ufeff".encode()), "Excel needs the byte order mark"
     rows = list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
-    wanted = {a["article_id"] for a in expected_articles() if mentions(a, "党建")}
+    wanted = {a["article_id"] for a in EXPECTED if has(a, "党建")}
     assert {row["article_id"] for row in rows} == wanted
     assert {"title", "published_at", "snippet", "url"} <= set(rows[0])
 
@@ -231,13 +220,13 @@ def test_csv_downloads_of_search_and_table(server: Server) -> None:
 def test_table_json_is_newest_first_with_year_facet(server: Server) -> None:
     rows = get_json(server, "/archive/articles.json", _shape="array", _size="max")
     dates = [row["published_at"] for row in rows]
-    assert len(rows) == len(expected_articles())
+    assert len(rows) == len(EXPECTED)
     assert dates == sorted(dates, reverse=True)
 
     data = get_json(server, "/archive/articles.json", _search="黨建")
     years = {value["value"]: value["count"]
              for value in data["facet_results"]["published_at"]["results"]}
-    wanted = [a["published_at"][:4] for a in expected_articles() if mentions(a, "党建")]
+    wanted = [a["published_at"][:4] for a in EXPECTED if has(a, "党建")]
     assert years == {year: wanted.count(year) for year in set(wanted)}
     assert {"column_id", "source", "edition"} <= set(data["facet_results"])
 
@@ -251,7 +240,7 @@ def test_table_json_is_newest_first_with_year_facet(server: Server) -> None:
 
 
 def test_article_page_reads_like_the_original(server: Server) -> None:
-    article = next(a for a in expected_articles() if a["article_id"] == SEED)
+    article = next(a for a in EXPECTED if a["article_id"] == SEED)
     status, body = server.get(f"/archive/articles/{SEED}")
     assert status == 200
     page = BeautifulSoup(body, "lxml")
@@ -285,7 +274,7 @@ def test_article_page_reads_like_the_original(server: Server) -> None:
 
 
 def test_article_without_archived_other_edition_links_to_the_site(server: Server) -> None:
-    article = next(a for a in expected_articles() if a["article_id"] == "40012345")
+    article = next(a for a in EXPECTED if a["article_id"] == "40012345")
     status, body = server.get("/archive/articles/40012345")
     page = BeautifulSoup(body, "lxml")
     other = page.select_one(".pd-other-edition a")
@@ -308,7 +297,7 @@ def test_unsearchable_query_is_explained(server: Server) -> None:
 def test_every_answer_has_a_content_security_policy(server: Server) -> None:
     for path in ("/", "/archive", "/archive/search?q=x", f"/archive/articles/{SEED}",
                  "/archive/articles", "/-/pdarchive-data"):
-        with _OPENER.open(server.url + path.replace("?q=x", "?q=%E5%85%9A")) as response:
+        with OPENER.open(server.url + path.replace("?q=x", "?q=%E5%85%9A")) as response:
             policy = response.headers["Content-Security-Policy"]
             assert "script-src 'self'" in policy and "object-src 'none'" in policy, path
             assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -324,7 +313,7 @@ def test_a_request_for_another_host_is_refused(server: Server) -> None:
         request = urllib.request.Request(server.url + "/archive/articles.json",
                                          headers={"Host": host})
         try:
-            with _OPENER.open(request) as response:
+            with OPENER.open(request) as response:
                 got = response.status
         except urllib.error.HTTPError as error:
             got = error.code
@@ -337,7 +326,7 @@ def test_allow_host_adds_a_name_and_a_wildcard_adds_the_machines(archive_db: Pat
         for host, status in ((f"archive.example:{port}", 200), (f"other.example:{port}", 421)):
             request = urllib.request.Request(running.url + "/", headers={"Host": host})
             try:
-                with _OPENER.open(request) as response:
+                with OPENER.open(request) as response:
                     got = response.status
             except urllib.error.HTTPError as error:
                 got = error.code

@@ -19,43 +19,27 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from archive.textnorm import normalise
-from tests.conftest import CRAWL_CONFIG, SITE, crawl
-from tests.replay import ReplayServer
-from tests.serving import Server, served
-from tests.test_serve import SEED, expected_articles, mentions
+from tests.support.browser import needs_chromium, screenshot, start_chromium
+from tests.support.cli import crawl
+from tests.support.oracle import EXPECTED, SEED, has
+from tests.support.reference import CRAWL_CONFIG, SITE
+from tests.support.replay import ReplayServer
+from tests.support.serving import Server, served
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-ARTIFACTS = Path(__file__).parents[1] / "artifacts"
 QUERY = "黨建"
 
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason="needs Debian's chromium and chromedriver (apt-get install chromium chromium-driver)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--no-proxy-server",
-                 "--window-size=1280,1400", f"--user-data-dir={tmp_path / 'chromium'}",
-                 # article images point at the real site: fail them at once, offline
-                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(30)
+    driver = start_chromium(tmp_path / "chromium", height=1400, logs=["performance"])
     try:
         yield driver
     finally:
@@ -75,8 +59,8 @@ def statuses(driver: WebDriver, server: Server) -> list[tuple[int, str]]:
 
 
 def wanted_ids(year: str = "") -> set[str]:
-    return {a["article_id"] for a in expected_articles()
-            if mentions(a, "党建") and a["published_at"].startswith(year)}
+    return {a["article_id"] for a in EXPECTED
+            if has(a, "党建") and a["published_at"].startswith(year)}
 
 
 def search(driver: WebDriver, server: Server, *, complete: bool) -> list[str]:
@@ -116,7 +100,7 @@ def narrow_by_year(driver: WebDriver, year: str, *, complete: bool) -> None:
 
 def read_article(driver: WebDriver, server: Server, article_id: str) -> None:
     """From the search page, open an article; check it against the reference parse."""
-    article = next(a for a in expected_articles() if a["article_id"] == article_id)
+    article = next(a for a in EXPECTED if a["article_id"] == article_id)
     driver.get(f"{server.url}/archive/search?q={quote(QUERY)}")
     driver.find_element(By.CSS_SELECTOR, f"a.pd-result-title[href$='/{article_id}']").click()
     heading = WebDriverWait(driver, 20).until(
@@ -128,15 +112,6 @@ def read_article(driver: WebDriver, server: Server, article_id: str) -> None:
     assert editors == f"(责编：{'、'.join(article['editors'])})"
     original = driver.find_element(By.CSS_SELECTOR, ".pd-original a")
     assert original.get_attribute("href") == article["url"]
-
-
-def screenshot(driver: WebDriver, name: str) -> None:
-    """The whole page, not just the window, into artifacts/."""
-    width, height = driver.get_window_size()["width"], driver.get_window_size()["height"]
-    page_height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, max(height, page_height + 100))
-    driver.save_screenshot(str(ARTIFACTS / name))
-    driver.set_window_size(width, height)
 
 
 def start_crawl(db: Path, proxy: ReplayServer) -> subprocess.Popen[str]:
@@ -174,7 +149,6 @@ def test_browse_search_facet_and_read_while_a_crawl_writes(tmp_path: Path,
     with sqlite3.connect(db) as connection:
         archived = connection.execute("SELECT article_id FROM articles LIMIT 1").fetchone()[0]
 
-    ARTIFACTS.mkdir(exist_ok=True)
     with served(db) as server, ReplayServer(SITE, latency=0.4) as slow:
         answers: list[tuple[int, str]] = []
         stop = threading.Event()
@@ -218,7 +192,7 @@ def test_the_archive_not_the_live_site_pictures_and_captures(tmp_path: Path,
     """With the site gone (the replay server stopped): the article page shows its
     archived picture and says which one was never archived; its captures open as they
     were fetched, in a sandboxed frame where the page's own script never runs."""
-    seed_url = next(a["url"] for a in expected_articles() if a["article_id"] == SEED)
+    seed_url = next(a["url"] for a in EXPECTED if a["article_id"] == SEED)
     db = tmp_path / "archive.db"
     with ReplayServer(SITE) as replay:
         page = replay.page(seed_url)
@@ -230,7 +204,6 @@ def test_the_archive_not_the_live_site_pictures_and_captures(tmp_path: Path,
         replay.add_page(seed_url, body, headers=page.headers)
         result = crawl(db, replay)
         assert result.returncode == 0, result.stderr
-    ARTIFACTS.mkdir(exist_ok=True)
     with served(db) as server:
         browser.get(f"{server.url}/archive/articles/{SEED}")
         picture = browser.find_element(By.CSS_SELECTOR, ".pd-body figure img")

@@ -2,7 +2,7 @@
 of 600+ articles: the reference column (both editions, crawled from the mirror)
 beside 620 synthetic articles, and one hostile page.
 
-Every total is checked against the substring oracle (tests/oracle.py) over the
+Every total is checked against the substring oracle (tests/support/oracle.py) over the
 archive's own export; every match must be on exactly one page; filters are set
 through the form's controls; the hostile page's ``javascript:`` source link and the
 ``<script>`` in its text must never run. One browser session for the module.
@@ -19,25 +19,24 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from archive.store import Archive
-from bench.synthetic import ensure_archive
 from crawler.parse import parse_page
-from tests.conftest import SITE, crawl, export_jsonl
-from tests.oracle import SEED, oracle
-from tests.replay import ReplayServer
-from tests.serving import Server, served
-from tests.test_serve_browser import ARTIFACTS, CHROMEDRIVER, CHROMIUM
+from tests.support.browser import needs_chromium, screenshot, start_chromium
+from tests.support.cli import crawl, export_jsonl
+from tests.support.oracle import SEED, oracle
+from tests.support.reference import SITE
+from tests.support.replay import ReplayServer
+from tests.support.serving import Server, served
+from tests.support.synthetic import ensure_archive
 
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason="needs Debian's chromium and chromedriver (apt-get install chromium chromium-driver)")
+#: one worker runs the module (tests/conftest.py: ONE_WORKER_MODULES): its archive and
+#: its browser session are built once
+pytestmark = needs_chromium
 
 SYNTHETIC = 620
 HOSTILE_ID = "99999001"
@@ -91,19 +90,7 @@ def server(research_db: Path) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    profile = tmp_path_factory.mktemp("chromium")
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--no-proxy-server",
-                 "--window-size=1280,1000", f"--user-data-dir={profile}",
-                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    driver.set_page_load_timeout(30)
-    ARTIFACTS.mkdir(exist_ok=True)
+    driver = start_chromium(tmp_path_factory.mktemp("chromium"), height=1000, logs=["browser"])
     try:
         yield driver
     finally:
@@ -116,13 +103,6 @@ def phone(driver: WebDriver) -> None:
 
 def desktop(driver: WebDriver) -> None:
     driver.set_window_size(1280, 1000)
-
-
-def screenshot(driver: WebDriver, name: str) -> None:
-    width = driver.get_window_size()["width"]
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(width, min(max(height + 100, 600), 6000))
-    driver.save_screenshot(str(ARTIFACTS / name))
 
 
 def open_search(driver: WebDriver, server: Server, **params: str) -> None:

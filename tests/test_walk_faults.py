@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,11 +23,13 @@ from typing import Any
 
 import pytest
 
-from bench.mirror import add_articles, build_mirror
-from tests import checks
-from tests.conftest import SITE, pdarchive
-from tests.old_schemas import as_schema_3
-from tests.replay import Body, Cut, Redirect, ReplayServer, StatusSequence
+from tests.support import checks
+from tests.support.cli import pdarchive
+from tests.support.mirror import add_articles, build_mirror
+from tests.support.old_schemas import as_schema_3
+from tests.support.ports import free_port
+from tests.support.reference import FAULT_CONFIG, SITE, UNSEEN
+from tests.support.replay import Body, Cut, Redirect, ReplayServer, StatusSequence
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -39,7 +40,7 @@ LIST3 = f"{HOST}/GB/360300/index3.html"
 #: a known article (UTF-8, rm_txt template) and the seed article (GB2312, text_title)
 K = f"{HOST}/n2/2021/0908/c360300-34401096.html"
 SEED = f"{HOST}/n2/2020/1019/c360300-34359164.html"
-N = f"{HOST}/n2/2022/0419/c360300-34401233.html"
+N = UNSEEN
 MULTI_3 = f"{HOST}/n2/2022/0701/c360300-40012345-3.html"
 #: articles of the reference column (the 404 and the 500 excepted)
 ALL = 19
@@ -52,20 +53,8 @@ DELETED_PAGE = ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>人民�
                 "<body><div class='col-1'><h1>该文章已删除</h1><div class='rm_txt_con'>"
                 "<p>对不起，该文章已删除。</p></div></div></body></html>").encode()
 
-CONFIG_TEXT = """\
-[crawl]
-delay = 0
-autothrottle = false
-concurrent_per_host = 4
-backoff_base = 0.05
-retries = 2
-timeout = 1.5
-failure_retry_after = "2s"
-failure_retry_max = "1m"
-max_blocked = 6
-blocked_pause = 0.01
-blocked_pause_max = 0.05
-"""
+#: the fault tests' configuration, stopping after 6 refusals in a row
+CONFIG_TEXT = FAULT_CONFIG.read_text("utf-8") + "max_blocked = 6\n"
 
 
 @pytest.fixture
@@ -210,12 +199,6 @@ def test_max_list_pages_has_a_finite_default_and_reaching_it_is_said(
 
 # -- the site as a whole ----------------------------------------------------------------
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _assert_failed_in_one_line(result: Any, db: Path, cause: str) -> None:
     assert result.returncode == 6, result.stderr
     assert "Traceback" not in result.stderr, result.stderr
@@ -229,7 +212,7 @@ def _assert_failed_in_one_line(result: Any, db: Path, cause: str) -> None:
 def test_connection_refused_everywhere_fails_the_run_in_one_line(
         tmp_path: Path, config: Path) -> None:
     db = tmp_path / "archive.db"
-    proxy = f"http://127.0.0.1:{_closed_port()}"
+    proxy = f"http://127.0.0.1:{free_port()}"
     env = dict(os.environ, http_proxy=proxy, https_proxy=proxy, no_proxy="")
     result = subprocess.run(
         [sys.executable, "-m", "archive.cli", "crawl", "--db", str(db), "--column", "360300",
@@ -287,19 +270,11 @@ def test_repeated_blocks_slow_the_crawl_then_stop_it(tmp_path: Path, server: Rep
 
 # -- article pages ----------------------------------------------------------------------
 
-def _baseline(db: Path, server: ReplayServer, config: Path) -> dict[str, dict[str, Any]]:
-    server.remove_page(N)
-    result = crawl(db, server, config)
-    assert result.returncode == 0, result.stderr
-    server.add_page(N, mirror_page(N), headers={"Content-Type": "text/html"})
-    return checks.articles(db)
-
-
 @pytest.mark.parametrize("status", [200, 403, 429, 503])
 def test_a_block_at_an_article_url_is_never_archived(
-        status: int, tmp_path: Path, server: ReplayServer, config: Path) -> None:
-    db = tmp_path / "archive.db"
-    before = _baseline(db, server, config)
+        status: int, baseline_copy: Path, server: ReplayServer, config: Path) -> None:
+    db = baseline_copy
+    before = checks.articles(db)
     for url in (K, N):
         server.inject(url, Body(BLOCK_PAGE, HTML_UTF8, status))
 
@@ -323,9 +298,9 @@ def test_a_block_at_an_article_url_is_never_archived(
 
 
 def test_an_article_page_cut_off_with_no_content_length_is_never_parsed(
-        tmp_path: Path, server: ReplayServer, config: Path) -> None:
-    db = tmp_path / "archive.db"
-    before = _baseline(db, server, config)
+        baseline_copy: Path, server: ReplayServer, config: Path) -> None:
+    db = baseline_copy
+    before = checks.articles(db)
     for url in (K, N):
         server.inject(url, Cut(len(mirror_page(url)) * 2 // 3))
     assert crawl(db, server, config, "--full").returncode == 0
@@ -354,9 +329,9 @@ def test_a_blocked_last_page_leaves_a_multi_page_article_unstored(
 
 
 def test_a_deletion_notice_never_replaces_the_stored_article(
-        tmp_path: Path, server: ReplayServer, config: Path) -> None:
-    db = tmp_path / "archive.db"
-    before = _baseline(db, server, config)
+        baseline_copy: Path, server: ReplayServer, config: Path) -> None:
+    db = baseline_copy
+    before = checks.articles(db)
     server.inject(K, Body(DELETED_PAGE, HTML_UTF8))
     assert crawl(db, server, config, "--full").returncode == 0
     assert checks.articles(db)["34401096"] == before["34401096"]
@@ -364,11 +339,11 @@ def test_a_deletion_notice_never_replaces_the_stored_article(
 
 
 def test_a_fallback_parse_never_replaces_a_template_parse(
-        tmp_path: Path, server: ReplayServer, config: Path) -> None:
+        baseline_copy: Path, server: ReplayServer, config: Path) -> None:
     """The same article with every class and id of the template gone: the generic
     fallback may read it, but the stored template-read version stays."""
-    db = tmp_path / "archive.db"
-    before = _baseline(db, server, config)
+    db = baseline_copy
+    before = checks.articles(db)
     page = mirror_page(K).decode("utf-8")
     stripped = re.sub(r'\s(?:class|id)="[^"]*"', "", page)
     stripped = stripped.replace("徐州城管", "徐州市城管")  # a new version, were it taken
@@ -379,9 +354,9 @@ def test_a_fallback_parse_never_replaces_a_template_parse(
 
 
 def test_a_redirect_failure_is_recorded_under_the_url_asked_for(
-        tmp_path: Path, server: ReplayServer, config: Path) -> None:
-    db = tmp_path / "archive.db"
-    before = _baseline(db, server, config)
+        baseline_copy: Path, server: ReplayServer, config: Path) -> None:
+    db = baseline_copy
+    before = checks.articles(db)
     server.inject(K, Redirect(SEED))  # K now answers with another article's page
 
     result = crawl(db, server, config, "--full")
@@ -399,11 +374,9 @@ def test_a_redirect_failure_is_recorded_under_the_url_asked_for(
 # -- editions ---------------------------------------------------------------------------
 
 def test_a_missing_big5_edition_is_a_fact_not_a_failure(
-        tmp_path: Path, server: ReplayServer, config: Path) -> None:
-    db = tmp_path / "archive.db"
-    assert crawl(db, server, config).returncode == 0  # GB only
+        reference_copy: Path, server: ReplayServer, config: Path) -> None:
+    db = reference_copy  # GB only
     assert checks.articles(db)["34359164"]["editions"] is None
-    server.reset_log()
 
     # --edition big5 added to an existing archive: effective without --full
     result = crawl(db, server, config, "--edition", "gb", "--edition", "big5")
@@ -447,11 +420,11 @@ def test_an_old_archive_s_big5_404_failures_become_missing_editions(tmp_path: Pa
         archive.close()
 
 
-def test_a_robots_txt_answering_503_is_no_failed_run(tmp_path: Path, server: ReplayServer,
+def test_a_robots_txt_answering_503_is_no_failed_run(reference_copy: Path,
+                                                     server: ReplayServer,
                                                      config: Path) -> None:
     """Its retries outnumber the healthy pages of an incremental crawl: still no alarm."""
-    db = tmp_path / "archive.db"
-    assert crawl(db, server, config).returncode == 0
+    db = reference_copy
     server.inject(f"{HOST}/robots.txt", StatusSequence([503]))
     result = crawl(db, server, config)
     assert result.returncode == 0, result.stderr

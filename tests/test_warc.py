@@ -16,7 +16,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -33,10 +32,12 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from archive.store import Archive
-from tests.conftest import SITE, crawl, export_jsonl, pdarchive
-from tests.old_schemas import as_schema_4
-from tests.oracle import EXPECTED, SEED
-from tests.replay import ReplayServer
+from tests.support.cli import crawl, export_jsonl, pdarchive
+from tests.support.old_schemas import as_schema_4
+from tests.support.oracle import EXPECTED, SEED
+from tests.support.ports import free_port
+from tests.support.reference import SITE
+from tests.support.replay import ReplayServer
 
 ROOT = Path(__file__).resolve().parents[1]
 CHANGED = "http://js.people.com.cn/n2/2021/0908/c360300-34401096.html"
@@ -303,12 +304,6 @@ def _wayback() -> Path | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def wayback(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """(the collection's WARC folder's parent, the server's URL): a pywb on loopback."""
@@ -316,7 +311,7 @@ def wayback(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     if binary is None:
         pytest.skip("no pywb: `python3 -m venv .pywb && .pywb/bin/pip install pywb` "
                     "(its own environment: it pins redis 2.10)")
-    yield binary.parent, f"http://127.0.0.1:{_free_port()}"
+    yield binary.parent, f"http://127.0.0.1:{free_port()}"
 
 
 def test_pywb_replays_an_exported_page_byte_for_byte(changed_db: Path, tmp_path: Path,

@@ -10,8 +10,8 @@ Nothing is persisted (no RDB snapshots, no AOF); the server is terminated on exi
 
 from __future__ import annotations
 
+import os
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -19,13 +19,9 @@ from types import TracebackType
 
 import redis
 
+from tests.support.ports import free_port
+
 REDIS_SERVER = shutil.which("redis-server")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class RedisServer:
@@ -33,30 +29,41 @@ class RedisServer:
         if REDIS_SERVER is None:
             raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
         self.directory = Path(directory)
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.port = 0
+        self.url = ""
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> RedisServer:
+        """Start on a free port; on another one if the port was taken meanwhile (by a
+        server of a test running beside this one, say)."""
         self.directory.mkdir(parents=True, exist_ok=True)
+        for _ in range(5):
+            if self._start_on(free_port()):
+                return self
+        raise RuntimeError(f"redis-server did not start in {self.directory}")
+
+    def _start_on(self, port: int) -> bool:
+        self.port, self.url = port, f"redis://127.0.0.1:{port}/0"
         self._process = subprocess.Popen(
-            [str(REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1",
+            [str(REDIS_SERVER), "--port", str(port), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no", "--dir", str(self.directory)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                return self
-            except redis.ConnectionError as error:
-                if self._process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(
-                        f"redis-server did not start on port {self.port}") from error
-                time.sleep(0.02)
-            finally:
-                client.close()
+        try:
+            while self._process.poll() is None and time.monotonic() < deadline:
+                try:
+                    answered = client.config_get("dir").get("dir")
+                except redis.ConnectionError:
+                    time.sleep(0.02)
+                    continue
+                if answered == os.path.realpath(self.directory):
+                    return True
+                break  # another server's port: ours cannot bind it
+        finally:
+            client.close()
+        self.stop()
+        return False
 
     def stop(self) -> None:
         if self._process is not None:

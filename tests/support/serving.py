@@ -16,13 +16,13 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 #: urllib without the environment's proxies: the server is on loopback
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def fetch(url: str, timeout: float = 30) -> tuple[int, bytes]:
     """Status and body of a GET; error statuses are returned, not raised."""
     try:
-        with _OPENER.open(url, timeout=timeout) as response:
+        with OPENER.open(url, timeout=timeout) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()

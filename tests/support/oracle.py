@@ -15,11 +15,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from archive.textnorm import normalise
-from tests.conftest import EXPECTED_CRAWL
+from tests.support.reference import EXPECTED_CRAWL
 
 #: the reference archive's articles, as a crawl of the mirror stores them
 EXPECTED: list[dict[str, Any]] = json.loads(EXPECTED_CRAWL.read_text("utf-8"))["articles"]
-SEED = "34359164"  # has both editions in the mirror
+SEED = "34359164"  # has an image, editors, a source link and both editions in the mirror
 
 
 def indexed_fields(article: dict[str, Any]) -> list[str]:

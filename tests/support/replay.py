@@ -22,7 +22,7 @@ Usage::
         run_crawl(env={"http_proxy": server.proxy_url})
         assert server.count("http://js.people.com.cn/GB/360300/index2.html") == 2
 
-Run ``python tests/replay.py SITE_DIR [--port N] [--latency S]`` to serve a mirror by hand.
+Run ``python -m tests.support.replay SITE_DIR [--port N] [--latency S]`` to serve a mirror by hand.
 """
 
 from __future__ import annotations
@@ -429,7 +429,7 @@ class ReplayServer:
 
     def reload(self, manifest: Mapping[str, Any] | None = None) -> None:
         """Take a new manifest, or re-read ``MANIFEST.json`` (after the mirror on disk
-        changed, e.g. with ``bench.mirror.add_articles``)."""
+        changed, e.g. with ``tests.support.mirror.add_articles``)."""
         if manifest is None:
             if self._explicit_manifest:
                 raise ValueError("this server was given its manifest: pass the new one")

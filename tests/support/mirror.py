@@ -1,7 +1,7 @@
 """Generate a synthetic js.people.com.cn mirror of any size, for benchmarks and soak tests.
 
 The output has the layout of the reference mirror (``tests/fixtures/reference/site``), so
-``tests.replay.ReplayServer`` serves it unchanged::
+``tests.support.replay.ReplayServer`` serves it unchanged::
 
     OUT_DIR/MANIFEST.json        URL -> {"file", "status", "headers"}
     OUT_DIR/EXPECTED.json        ground truth, see below
@@ -24,8 +24,8 @@ frequent), for search benchmarks that need rare as well as common terms.
 ``"rare_terms"`` (term -> URLs of the articles containing it) and ``"generator"`` (the
 parameters ``add_articles`` continues with).
 
-CLI: ``python bench/mirror.py OUT_DIR --articles 5000`` builds a mirror;
-``python bench/mirror.py OUT_DIR --add 50`` prepends 50 newer articles to it.
+CLI: ``python -m tests.support.mirror OUT_DIR --articles 5000`` builds a mirror;
+``python -m tests.support.mirror OUT_DIR --add 50`` prepends 50 newer articles to it.
 """
 
 from __future__ import annotations
@@ -437,7 +437,7 @@ def _split(rng: Random, paragraphs: list[str], pages: int) -> tuple[tuple[str, .
     return tuple(tuple(paragraphs[a:b]) for a, b in zip(cuts, cuts[1:], strict=False))
 
 
-def _make_article(rng: Random, serial: int, article_id: int, published: datetime, column: str,
+def make_article(rng: Random, serial: int, article_id: int, published: datetime, column: str,
                   multi_page_every: int) -> Article:
     """The ``serial``-th article generated for a mirror: its template alternates with
     ``serial``, and every ``multi_page_every``-th one spans 2 or 3 pages."""
@@ -609,7 +609,7 @@ def build_mirror(out_dir: Path, n_articles: int, column: str = "360300", per_lis
     article_id = max(NEWEST_ID, 51 * n_articles)  # ids stay positive going down the list
     records = []
     for serial in range(n_articles):
-        article = _make_article(rng, serial, article_id, published, column, multi_page_every)
+        article = make_article(rng, serial, article_id, published, column, multi_page_every)
         _write_article(site_dir, article, manifest)
         records.append(article.record())
         published -= timedelta(minutes=rng.randint(30, 1440))
@@ -642,7 +642,7 @@ def add_articles(site_dir: Path, n: int, seed: int | None = None) -> list[str]:
     for serial in range(len(records), len(records) + n):
         published += timedelta(minutes=rng.randint(30, 1440))
         article_id += rng.randint(1, 50)
-        article = _make_article(rng, serial, article_id, published, generator["column"],
+        article = make_article(rng, serial, article_id, published, generator["column"],
                                 generator["multi_page_every"])
         _write_article(site_dir, article, manifest)
         new.insert(0, article)

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-#: the fields of an expected article (bench.mirror EXPECTED.json, the reference
+#: the fields of an expected article (tests.support.mirror EXPECTED.json, the reference
 #: crawl_360300_gb.json) that the articles table holds as they are
 _PLAIN = ("url", "column_id", "title", "pretitle", "subtitle", "published_at", "source",
           "source_url")

@@ -1,6 +1,6 @@
 """A synthetic archive of any size, for the search and export benchmarks.
 
-Articles come from bench/mirror.py's generator (its sentences of the reference
+Articles come from tests/support/mirror.py's generator (its sentences of the reference
 articles' bodies, templated sentences, and Zipf-distributed ``RARE_TERMS`` in 8% of
 articles: 1.5–4 KB of body text each, as real ones) with a fixed seed, published
 every 5 minutes to 2 hours going back from mid-2024 (100,000 articles: about twelve
@@ -11,7 +11,7 @@ builds it; the index is optimised at the end, as ``pdarchive reindex`` leaves it
 Building 100,000 articles takes a few minutes; the file is kept and reused when it
 already holds the wanted number of articles. With ``captures`` (the WARC export's
 benchmark) each article is saved with its page as the mirror serves it
-(``bench.mirror.render_article``), as a crawl saves it, into a file of its own: the
+(``tests.support.mirror.render_article``), as a crawl saves it, into a file of its own: the
 same articles, plus a capture each.
 """
 
@@ -27,14 +27,16 @@ from datetime import timedelta
 from pathlib import Path
 from random import Random
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from archive import fulltext  # noqa: E402
-from archive.store import Archive, FetchedPage, utc_now  # noqa: E402
-from bench.mirror import COLUMN_NAMES, ENCODINGS, NEWEST, NEWEST_ID, render_article  # noqa: E402
-from bench.mirror import _make_article as make_article  # noqa: E402
+from archive import fulltext
+from archive.store import Archive, FetchedPage, utc_now
+from tests.support.mirror import (
+    COLUMN_NAMES,
+    ENCODINGS,
+    NEWEST,
+    NEWEST_ID,
+    make_article,
+    render_article,
+)
 
 SEED = 20240628
 
