@@ -378,13 +378,14 @@ def serve(items: Connection, answers: Connection, db: str, config_path: str | No
     try:
         while True:
             try:
-                if state.in_batch:
-                    wait = state.deadline - time.monotonic()
-                    if wait <= 0 or not items.poll(wait):
-                        kind = "commit"
-                        state.commit()
-                        state.send_answers()
-                        continue
+                # (when the deadline is past, what arrived comes first: the crawl's
+                # end of file among it, after which nothing may be committed)
+                wait = max(0.0, state.deadline - time.monotonic())
+                if state.in_batch and not items.poll(wait):
+                    kind = "commit"
+                    state.commit()
+                    state.send_answers()
+                    continue
                 for kind, sequence, payload in items.recv():
                     if kind == "start":
                         state.start(sequence, *payload)
@@ -405,7 +406,7 @@ def serve(items: Connection, answers: Connection, db: str, config_path: str | No
                 assert isinstance(error, sqlite3.Error)
                 state.unwritable(error)
             state.send_answers()
-    except EOFError:
+    except (EOFError, OSError):  # the crawl is gone (its end of a pipe closed)
         state.rollback()
     finally:
         state.close()

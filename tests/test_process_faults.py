@@ -128,6 +128,44 @@ def test_kill_9_while_writing_loses_nothing_committed(tmp_path: Path, mirror: Pa
     assert checks.failures(db) == {}
 
 
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_the_writer_leaves_at_once_when_its_crawl_is_killed(tmp_path: Path,
+                                                           mirror: Path) -> None:
+    """The writer process (crawler/writer_process.py) ends by itself when the crawl
+    dies, rolling back the group it held open: it never lives on holding the archive,
+    and never commits for a crawl that is gone."""
+    db = tmp_path / "archive.db"
+    want = expected(mirror)
+    with ReplayServer(mirror) as server:
+        process = start_crawl(db, server)
+        checks.wait_until(lambda: stored(db) >= 15, what="15 articles stored")
+        helpers = descendants(process.pid)
+        writers = [pid for pid in helpers
+                   if Path(f"/proc/{pid}/comm").read_text().strip() == "pdarchive-write"]
+        assert len(writers) == 1, helpers
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        killed_at = stored(db)
+        checks.wait_until(lambda: not _alive(writers[0]), timeout=5,
+                          what="the writer to leave with its crawl")
+        for helper in helpers:  # (a parse worker leaves within a second by itself)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(helper, signal.SIGKILL)
+        assert stored(db) == killed_at  # nothing committed after the crawl died
+        assert checks.integrity(db) == "ok"
+        checks.assert_every_article_is_expected(db, want)
+        assert checks.runs(db)[-1]["new"] == stored(db)  # the counts are true
+        result = crawl(db, server)
+    assert result.returncode == 0, result.stderr
+    assert checks.article_count(db) == N_ARTICLES
+
+
 # -- a full disk ------------------------------------------------------------------------
 
 def test_full_disk_stops_the_crawl_cleanly_and_keeps_what_was_committed(
