@@ -479,7 +479,7 @@ class Archive:
 
         Inside another transaction it is a savepoint of that one, so a caller can make
         several writes (``pdarchive ingest``: an item and the note that it was written)
-        one atomic write.
+        one atomic write; inside a batch (``begin_batch``) it is simply part of the batch.
         """
         connection = self.conn
         if self._batch:
