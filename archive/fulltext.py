@@ -8,8 +8,8 @@ article they index, and re-created from the articles table by ``rebuild``
   textnorm.index_terms, ``prefix='1'`` so that one-character queries are prefix
   queries served from their own index: at 100,000 articles a common character is
   found four times faster with it, for 60% more index; bench/prefix_index.py) whose
-  rowid is ``articles.rowid``. Columns: ``title`` (pre-title, title and subtitle), ``body``, ``source`` and ``people``
-  (editors, authors, photographers).
+  rowid is ``articles.rowid``. Columns: ``title`` (pre-title, title and subtitle),
+  ``body``, ``source`` and ``people`` (editors, authors, photographers).
 - ``search_text``: the normalised text of those columns and its length in terms,
   per article. Search counts its hits there to rank (see archive/search.py), and the
   index is updated from it: a contentless table forgets what it indexed, and taking
