@@ -12,6 +12,8 @@ from crawler.config import scrapy_settings as _scrapy_settings
 BOT_NAME = "pdarchive"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
+# `scrapy crawl` checks the spider's arguments first (crawler/commands/crawl.py)
+COMMANDS_MODULE = "crawler.commands"
 
 CONCURRENT_REQUESTS = 16
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024

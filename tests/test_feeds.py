@@ -52,3 +52,28 @@ def test_a_csv_feed_has_one_row_an_article(feeds: tuple[Path, Path, str]) -> Non
         rows = list(csv.DictReader(file))
     assert {row["article_id"] for row in rows} == {r["article_id"] for r in export_jsonl(db)}
     assert all(row["title"] and row["url"].startswith("http://js.people.com.cn/") for row in rows)
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["-a", "edition=gbk"], "scrapy: error: unknown edition ['gbk']: use gb or big5"),
+    (["-a", "column=abc"], "scrapy: error: not a column id"),
+    (["-a", "column=360300", "-s", "PDARCHIVE_CONFIG={bad}"], "scrapy: error: "),
+], ids=["edition", "column", "configuration"])
+def test_scrapy_crawl_refuses_a_bad_argument_in_one_line(
+        tmp_path: Path, arguments: list[str], message: str) -> None:
+    """crawler/commands/crawl.py: checked before the crawl starts, as `pdarchive crawl`
+    checks its options, rather than a traceback from inside the crawl."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[crawl]\ndelai = 1\n', "utf-8")
+    db = tmp_path / "archive.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "jiangsu",
+         *[argument.format(bad=bad) for argument in arguments],
+         "-s", f"PDARCHIVE_DB={db}", "-s", "LOG_LEVEL=WARNING"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("scrapy: error:")
+            ] == [line for line in result.stderr.splitlines() if "error" in line.lower()]
+    assert message in result.stderr
+    assert not db.exists()  # nothing was opened

@@ -22,6 +22,7 @@ from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response, TextResponse
+from scrapy.settings import BaseSettings
 from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.defer import deferred_from_coro
 from twisted.python.failure import Failure
@@ -35,7 +36,7 @@ from crawler.items import (
     ParsedPageResult,
     PictureItem,
 )
-from crawler.job import CrawlJob, ScopeError, plan_job
+from crawler.job import CrawlJob, ScopeError, plan_job, plan_scope
 from crawler.parse import ParsedPage, ParseRefused
 from crawler.parse.notices import notice_refusal
 from crawler.parse.urls import LAST_UNDATED_DAY, ArticleUrl, parse_article_url, parse_list_url
@@ -92,6 +93,24 @@ def _headers(response: Response) -> dict[str, str]:
     }
 
 
+#: the spider arguments that make the scope
+_SCOPE_NAMES = ("column", "edition", "max_list_pages", "full", "since", "until",
+                "max_articles", "images")
+
+
+def scope_arguments(*, column: Any = None, edition: Any = None, max_list_pages: Any = None,
+                    full: Any = False, since: Any = None, until: Any = None,
+                    max_articles: Any = None, images: Any = None) -> dict[str, Any]:
+    """The spider arguments (``-a column=…``) as ``plan_scope``'s options: those given."""
+    found = {name: value for name, value in (
+        ("columns", column), ("editions", edition), ("max_list_pages", max_list_pages),
+        ("full", full), ("since", since), ("until", until), ("max_articles", max_articles))
+        if value is not None and value is not False and value not in ("", [], ())}
+    if images is not None and images != "":  # ``-a images=0`` turns pictures off
+        found["images"] = images
+    return found
+
+
 class JiangsuSpider(ConfiguredSpider):
     name = "jiangsu"
     parser: ParserPool
@@ -116,14 +135,9 @@ class JiangsuSpider(ConfiguredSpider):
             self.use_config(config)
         #: the scope asked for as spider arguments (``scrapy crawl jiangsu -a …``),
         #: planned in from_crawler when no job is given
-        self.scope_arguments = {
-            name: value for name, value in (
-                ("columns", column), ("editions", edition), ("max_list_pages", max_list_pages),
-                ("full", full), ("since", since), ("until", until),
-                ("max_articles", max_articles))
-            if value is not None and value is not False and value not in ("", [], ())}
-        if images is not None and images != "":  # ``-a images=0`` turns pictures off
-            self.scope_arguments["images"] = images
+        self.scope_arguments = scope_arguments(
+            column=column, edition=edition, max_list_pages=max_list_pages, full=full,
+            since=since, until=until, max_articles=max_articles, images=images)
         #: the article ids this crawl has asked for
         self.scheduled: set[str] = set()
         #: the picture URLs this crawl has asked for
@@ -149,6 +163,14 @@ class JiangsuSpider(ConfiguredSpider):
         spider.parser = ParserPool(worker_count(spider.config.parse_workers))
         crawler.signals.connect(spider.parser.close, signal=signals.spider_closed)
         return spider
+
+    @classmethod
+    def check_arguments(cls, settings: BaseSettings, arguments: dict[str, Any]) -> None:
+        """Check the configuration and the scope that ``scrapy crawl jiangsu -a …`` asks
+        for before the crawl starts (crawler/commands/crawl.py): a ConfigError, else
+        Scrapy reports it from inside the crawl, as a traceback."""
+        known = {name: value for name, value in arguments.items() if name in _SCOPE_NAMES}
+        plan_scope(load_config(settings.get("PDARCHIVE_CONFIG")), **scope_arguments(**known))
 
     def use_config(self, config: Config) -> None:
         self.config = config
