@@ -94,7 +94,7 @@ def _headers(response: Response) -> dict[str, str]:
 
 
 #: the spider arguments that make the scope
-_SCOPE_NAMES = ("column", "edition", "max_list_pages", "full", "since", "until",
+SCOPE_NAMES = ("column", "edition", "max_list_pages", "full", "since", "until",
                 "max_articles", "images")
 
 
@@ -169,7 +169,7 @@ class JiangsuSpider(ConfiguredSpider):
         """Check the configuration and the scope that ``scrapy crawl jiangsu -a …`` asks
         for before the crawl starts (crawler/commands/crawl.py): a ConfigError, else
         Scrapy reports it from inside the crawl, as a traceback."""
-        known = {name: value for name, value in arguments.items() if name in _SCOPE_NAMES}
+        known = {name: value for name, value in arguments.items() if name in SCOPE_NAMES}
         plan_scope(load_config(settings.get("PDARCHIVE_CONFIG")), **scope_arguments(**known))
 
     def use_config(self, config: Config) -> None:

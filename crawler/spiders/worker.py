@@ -20,8 +20,9 @@ import scrapy
 from scrapy.crawler import Crawler
 from scrapy.settings import BaseSettings
 
-from crawler.job import CrawlJob
-from crawler.spiders.jiangsu import JiangsuSpider
+from crawler.config import load_config
+from crawler.job import CrawlJob, ScopeError
+from crawler.spiders.jiangsu import SCOPE_NAMES, JiangsuSpider
 
 if TYPE_CHECKING:
     from crawler.distributed import Worker
@@ -73,6 +74,16 @@ class JiangsuWorkerSpider(JiangsuSpider):
         spider = cast(JiangsuWorkerSpider, super().from_crawler(crawler, *args, **kwargs))
         spider.worker = Worker.from_crawler(crawler)
         return spider
+
+    @classmethod
+    def check_arguments(cls, settings: BaseSettings, arguments: dict[str, Any]) -> None:
+        """A worker takes no scope (its job comes from Redis): only the configuration is
+        checked before it starts."""
+        load_config(settings.get("PDARCHIVE_CONFIG"))
+        scope = [name for name in arguments if name in SCOPE_NAMES]
+        if scope:
+            raise ScopeError(f"a worker crawls what the job says ({', '.join(scope)} given): "
+                             "give the crawl's scope to `pdarchive seed`")
 
     def plan(self, crawler: Crawler) -> None:
         """No planning: a worker never opens the archive (it may be on another
