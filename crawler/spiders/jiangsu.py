@@ -560,6 +560,7 @@ class JiangsuSpider(ConfiguredSpider):
                 logger.info("the site refused %d pages in a row: stopping the crawl",
                             self.block_streak)
                 self.crawler.stats.set_value(HALT_STREAK, self.block_streak)
+                self._drop_queued_downloads()
                 deferred_from_coro(self.crawler.engine.close_spider_async(reason=BLOCKED))
             return
         pause = min(config.blocked_pause * 2 ** (self.block_streak - 1), config.blocked_pause_max)
@@ -569,6 +570,18 @@ class JiangsuSpider(ConfiguredSpider):
             slot.delay = max(slot.delay, pause)
         logger.info("the site refused a page (%d in a row): waiting %.1f s between "
                     "requests", self.block_streak, pause)
+
+    def _drop_queued_downloads(self) -> None:
+        """Requests waiting in the downloader's slots (behind the pause between requests)
+        passed HaltMiddleware before the crawl halted: fail them as it fails the rest
+        (``IgnoreRequest(HALTED)``: never asked for), rather than ask them of a site that
+        is refusing us. (The slots' queues are Scrapy's private API; only here.)"""
+        downloader = getattr(self.crawler.engine, "downloader", None)
+        for slot in getattr(downloader, "slots", {}).values():
+            queue = getattr(slot, "queue", None)
+            while queue:
+                _, waiting = queue.popleft()
+                waiting.errback(IgnoreRequest(HALTED))
 
     def _fetch_reason(self, failure: Failure) -> tuple[str, str]:
         """What went wrong, in words a person reading ``pdarchive stats`` can act on.
