@@ -47,10 +47,13 @@ ROWID_SLOTS = 10_000
 _DIGITS = re.compile(r"\d")
 
 
-def ensure_schema(db: sqlite_utils.Database) -> None:
+def ensure_schema(db: sqlite_utils.Database, *, prefix: bool = True) -> None:
+    """The index's two tables. ``prefix=False`` leaves out the one-character prefix
+    index: only bench/prefix_index.py and bench/write.py, to measure what it costs."""
+    prefix_index = ", prefix='1'" if prefix else ""
     db.execute(
         f"CREATE VIRTUAL TABLE IF NOT EXISTS {TABLE} USING fts5("
-        f"{', '.join(COLUMNS)}, content='', tokenize='ascii', prefix='1')"
+        f"{', '.join(COLUMNS)}, content='', tokenize='ascii'{prefix_index})"
     )
     db.execute(
         f"CREATE TABLE IF NOT EXISTS {TEXT_TABLE} (rowid INTEGER PRIMARY KEY, "
@@ -157,13 +160,15 @@ def index_article(db: sqlite_utils.Database, rowid: int, article: dict[str, Any]
 
 
 def rebuild(db: sqlite_utils.Database,
-            on_progress: Callable[[int, int], None] | None = None) -> int:
+            on_progress: Callable[[int, int], None] | None = None, *,
+            prefix: bool = True) -> int:
     """Drop and refill the index from the articles table, then optimise it (one merged
     segment: the fastest to query); returns how many articles it holds.
-    ``on_progress(done, total)`` is told after each article."""
+    ``on_progress(done, total)`` is told after each article; ``prefix``: as for
+    ensure_schema."""
     db.execute(f"DROP TABLE IF EXISTS {TABLE}")
     db.execute(f"DROP TABLE IF EXISTS {TEXT_TABLE}")
-    ensure_schema(db)
+    ensure_schema(db, prefix=prefix)
     total = int(db.execute("SELECT count(*) FROM articles").fetchone()[0])
     cursor = db.execute("SELECT rowid, article_id, pretitle, title, subtitle, original_title, "
                         "body, source, editors, authors, photographers FROM articles")

@@ -25,12 +25,10 @@ from collections.abc import Callable
 from datetime import date
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from archive import fulltext
 from archive.group_commit import BATCH_SIZE, GroupCommit
 from archive.store import Archive, FetchedPage, utc_now
-from bench.prefix_index import _without_prefix
 from bench.report import write_section
 from crawler.items import ArticleItem, ParsedPageResult
 from crawler.parse import ParseRefused, parse_document
@@ -78,15 +76,13 @@ def grouped(archive: Archive, writer: ItemWriter, items: list[ArticleItem]) -> N
 
 def timed(path: Path, items: list[ArticleItem],
           write: Callable[[Archive, ItemWriter, list[ArticleItem]], None],
-          schema: Callable[[Any], None] | None = None) -> float:
-    """CPU seconds of writing ``items`` into a new archive at ``path``."""
-    shipped = fulltext.ensure_schema
-    if schema is not None:
-        fulltext.ensure_schema = schema
-    try:
-        archive = Archive(path)
-    finally:
-        fulltext.ensure_schema = shipped
+          prefix: bool = True) -> float:
+    """CPU seconds of writing ``items`` into a new archive at ``path`` (its index
+    without the one-character prefix index unless ``prefix``)."""
+    archive = Archive(path)
+    if not prefix:
+        with archive.transaction():
+            fulltext.rebuild(archive.db, prefix=False)  # (the archive is empty)
     writer = ItemWriter(archive, archive.start_run({}, ["360300"]))
     started = time.process_time()
     write(archive, writer, items)
@@ -101,20 +97,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--write", action="store_true", help="update BENCHMARKS.md")
     args = parser.parse_args()
-    ways: dict[str, tuple[Callable[[Archive, ItemWriter, list[ArticleItem]], None],
-                          Callable[[Any], None] | None]] = {
-        "one transaction an article": (one_transaction_each, None),
-        f"groups of {BATCH_SIZE}, index written at the commit": (grouped, None),
-        f"groups of {BATCH_SIZE}, no prefix index": (grouped, _without_prefix),
+    ways: dict[str, tuple[Callable[[Archive, ItemWriter, list[ArticleItem]], None], bool]] = {
+        "one transaction an article": (one_transaction_each, True),
+        f"groups of {BATCH_SIZE}, index written at the commit": (grouped, True),
+        f"groups of {BATCH_SIZE}, no prefix index": (grouped, False),
     }
     with tempfile.TemporaryDirectory() as scratch:
         print(f"building and parsing a mirror of {args.articles} articles …", file=sys.stderr)
         items = articles(build_mirror(Path(scratch) / "site", args.articles))
         runs: dict[str, list[float]] = {name: [] for name in ways}
         for round_ in range(args.rounds):
-            for number, (name, (write, schema)) in enumerate(ways.items()):
+            for number, (name, (write, prefix)) in enumerate(ways.items()):
                 path = Path(scratch) / f"archive-{round_}-{number}.db"
-                runs[name].append(timed(path, items, write, schema))
+                runs[name].append(timed(path, items, write, prefix))
     base = min(runs[next(iter(ways))])
     lines = [
         f"{len(items):,} single-page articles of a synthetic mirror, parsed beforehand, "

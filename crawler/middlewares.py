@@ -70,7 +70,9 @@ class HaltMiddleware:
     """Once the spider has decided to stop (the site kept refusing it: ``halted``),
     requests already handed to the downloader are dropped instead of fetched: closing
     the spider only empties the scheduler, and up to CONCURRENT_REQUESTS more pages
-    would otherwise be asked of a site that is blocking us."""
+    would otherwise be asked of a site that is blocking us. Those already waiting in a
+    downloader slot passed here before the halt: the spider drops them as it halts
+    (``JiangsuSpider._drop_queued_downloads``)."""
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
